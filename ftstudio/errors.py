@@ -1,0 +1,31 @@
+"""User-facing errors shared by every layer (standard library only).
+
+An :class:`FtStudioError` carries a message meant for the user: the CLI prints it as one
+line and the window shows it in a dialog. Anything else that escapes is a bug.
+"""
+
+from __future__ import annotations
+
+
+class FtStudioError(Exception):
+    """An error caused by the user's input, with a message that says what to do."""
+
+
+class SpecError(FtStudioError):
+    """The experiment spec is invalid (unknown key, wrong type, bad value)."""
+
+
+class DataError(FtStudioError):
+    """The data cannot be used as asked (missing column, one class only, …)."""
+
+
+class BackboneError(FtStudioError):
+    """The backbone cannot be found or loaded."""
+
+
+class RunError(FtStudioError):
+    """A run folder is missing, incomplete or cannot be resumed."""
+
+
+class CancelledError(FtStudioError):
+    """The user stopped a job before it finished."""
