@@ -1,0 +1,423 @@
+"""The engine calls the window makes, each run inside a :class:`~ftstudio.bridge.jobs.Job`.
+
+Every function here runs on a worker thread and imports the engine (and so TensorFlow,
+pandas, …) lazily, inside the function: importing this module is free. Each returns the
+plain dataclasses of :mod:`ftstudio.bridge.types`, never engine objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ftstudio.bridge.types import (
+    BackboneChoice,
+    ColumnInfo,
+    DataCheck,
+    DataPreview,
+    EngineInfo,
+    LabelSummary,
+    LayerRow,
+    ModelDescription,
+    RunDetails,
+    RunRow,
+    TrainOutcome,
+)
+from ftstudio.errors import DataError
+from ftstudio.spec import ExperimentSpec
+
+__all__ = [
+    "APPLICATIONS",
+    "check_data",
+    "describe_model",
+    "list_runs",
+    "load_engine",
+    "load_run",
+    "preview_data",
+    "preview_images",
+    "train",
+]
+
+APPLICATIONS: tuple[str, ...] = (
+    "MobileNetV3Small", "MobileNetV3Large", "MobileNetV2", "EfficientNetB0", "EfficientNetV2B0",
+    "ResNet50", "ResNet50V2", "DenseNet121", "ConvNeXtTiny", "Xception", "InceptionV3", "VGG16",
+)
+"""keras.applications architectures offered by the backbone picker."""
+
+LABEL_NAMES = ("label", "labels", "class", "classes", "target", "y", "category", "sentiment",
+               "species", "outcome", "tag")
+"""Column names that usually hold the label (for the column guesses)."""
+
+_MAX_CATEGORIES = 30
+
+
+# ====================================================================== engine
+def load_engine() -> EngineInfo:
+    """Import TensorFlow, Keras and the engine modules (a few seconds) and describe them.
+
+    Called once, in the background, right after the window is shown.
+    """
+    t0 = time.perf_counter()
+    import keras
+    import tensorflow as tf
+
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
+    try:
+        import keras_hub
+
+        versions["keras_hub"] = keras_hub.__version__
+    except ImportError:  # pragma: no cover - keras_hub is a dependency
+        pass
+    from ftstudio.engine import data, evaluation, runs, training  # noqa: F401
+
+    for name in ("backbones", "heads", "freezing", "inference"):
+        try:
+            __import__(f"ftstudio.engine.{name}")
+        except ImportError:  # pragma: no cover - a missing engine module shows up later
+            pass
+    try:
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    except Exception:  # noqa: BLE001 - device listing is informational only
+        gpus = []
+    device = ("GPU: " + ", ".join(gpus)) if gpus else "CPU"
+    return EngineInfo(versions, device, bundled_backbones(), time.perf_counter() - t0)
+
+
+def bundled_backbones() -> list[BackboneChoice]:
+    """The engine's built-in backbones plus the keras.applications architectures."""
+    out: list[BackboneChoice] = []
+    try:
+        from ftstudio.engine import backbones
+    except ImportError:
+        backbones = None  # type: ignore[assignment]
+    entries: list[Any] = []
+    if backbones is not None and hasattr(backbones, "bundled_backbones"):
+        entries = list(backbones.bundled_backbones())
+    for entry in entries:
+        out.append(_choice(entry))
+    names = list(APPLICATIONS)
+    if backbones is not None and hasattr(backbones, "APPLICATIONS"):
+        try:
+            names = [str(n) for n in backbones.APPLICATIONS]
+        except TypeError:  # pragma: no cover - not iterable: keep ours
+            pass
+    for name in names:
+        out.append(BackboneChoice(label=name, source="applications", name=name, modality="image",
+                                  description=f"keras.applications.{name} (ImageNet weights "
+                                              "when cached, else random)",
+                                  group="Keras applications"))
+    return out
+
+
+def _choice(entry: Any) -> BackboneChoice:
+    """Normalise one entry of ``bundled_backbones()`` (a name, a dict or a dataclass)."""
+    if isinstance(entry, BackboneChoice):
+        return entry
+    if isinstance(entry, str):
+        return BackboneChoice(label=entry, source="auto", name=entry)
+    if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+        entry = dataclasses.asdict(entry)
+    if not isinstance(entry, dict):
+        entry = {k: getattr(entry, k) for k in dir(entry) if not k.startswith("_")}
+    spec = entry.get("spec") or entry.get("backbone") or {}
+    if dataclasses.is_dataclass(spec) and not isinstance(spec, type):
+        spec = dataclasses.asdict(spec)
+    name = entry.get("name") or spec.get("name")
+    path = entry.get("path") or spec.get("path")
+    source = entry.get("source") or spec.get("source") or "auto"
+    label = entry.get("label") or entry.get("title") or entry.get("display_name") or name or \
+        (Path(str(path)).name if path else "backbone")
+    return BackboneChoice(label=str(label), source=str(source),
+                          name=None if name is None else str(name),
+                          path=None if path is None else str(path),
+                          modality=str(entry.get("modality") or ""),
+                          description=str(entry.get("description") or ""),
+                          group=str(entry.get("group") or "Bundled"))
+
+
+# ======================================================================== data
+def preview_data(path: str, max_rows: int = 1000, encoding: str | None = None,
+                 delimiter: str | None = None) -> DataPreview:
+    """Read the first rows of a CSV file for the Data page (engine ``preview_table``)."""
+    from ftstudio.engine import data
+
+    p = Path(path)
+    if p.is_dir():
+        return preview_images(path)
+    frame, warnings = data.preview_table(p, max_rows=max_rows + 1, encoding=encoding,
+                                         delimiter=delimiter)
+    truncated = len(frame) > max_rows
+    if truncated:
+        frame = frame.iloc[:max_rows]
+    columns = [_column_info(str(name), frame[name]) for name in frame.columns]
+    return DataPreview(source=str(p), kind="csv", frame=frame, n_rows_shown=len(frame),
+                       truncated=truncated, columns=columns, suggested=_suggest(columns),
+                       warnings=list(warnings))
+
+
+def _column_info(name: str, values: Any) -> ColumnInfo:
+    """Classify a preview column (text / category / numeric / empty)."""
+    missing = int(values.isna().sum())
+    present = values.dropna()
+    n_unique = int(present.nunique())
+    if len(present) == 0:
+        return ColumnInfo(name, "empty", 0, missing)
+    if values.dtype.kind in "biuf":
+        integer = values.dtype.kind in "biu" or bool(
+            (present.astype(float) % 1 == 0).all())
+        kind = "category" if integer and n_unique <= min(_MAX_CATEGORIES, max(2, len(present) // 2)) \
+            else "numeric"
+        return ColumnInfo(name, kind, n_unique, missing, integer)
+    lengths = present.astype(str).str.len()
+    mean_len = float(lengths.mean()) if len(lengths) else 0.0
+    many = n_unique > max(_MAX_CATEGORIES, 0.5 * len(present))
+    kind = "text" if (mean_len > 25 or many) else "category"
+    return ColumnInfo(name, kind, n_unique, missing)
+
+
+def _suggest(columns: list[ColumnInfo]) -> dict[str, Any]:
+    """Guess the text, label and feature columns from the column kinds and names."""
+    label = None
+    by_name = {c.name.strip().lower(): c for c in columns}
+    for key in LABEL_NAMES:
+        if key in by_name and by_name[key].kind in ("category", "numeric"):
+            label = by_name[key].name
+            break
+    if label is None:
+        cats = [c.name for c in columns if c.kind == "category"]
+        label = cats[-1] if cats else None
+    texts = [c for c in columns if c.kind == "text" and c.name != label]
+    features = [c.name for c in columns if c.kind in ("numeric", "category")
+                and c.name != label and c.name.strip().lower() not in ("id", "index", "row")]
+    if label is None:
+        numeric = [c.name for c in columns if c.kind == "numeric"]
+        label = numeric[-1] if numeric and not texts else None
+        features = [f for f in features if f != label]
+    return {
+        "text_column": texts[0].name if texts else None,
+        "label_column": label,
+        "feature_columns": features,
+        "modality": "text" if texts else "tabular",
+    }
+
+
+def preview_images(folder: str, max_rows: int = 5000) -> DataPreview:
+    """List an image folder (one sub-folder per class) for the Data page, without decoding."""
+    import pandas as pd
+
+    from ftstudio.engine.data import IMAGE_EXTENSIONS
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError(f"image folder not found: {root}")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise DataError(f"{root.name} has no class sub-folders; put the images of each class in "
+                        f"a sub-folder named after the class (e.g. {root.name}/cat/1.png)")
+    rows: list[tuple[str, str]] = []
+    counts: dict[str, int] = {}
+    for cdir in class_dirs:
+        n = 0
+        for p in sorted(cdir.rglob("*")):
+            if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."):
+                n += 1
+                if len(rows) < max_rows:
+                    rows.append((p.relative_to(root).as_posix(), cdir.name))
+        counts[cdir.name] = n
+    total = sum(counts.values())
+    frame = pd.DataFrame(rows, columns=["file", "class"])
+    warnings = []
+    if total == 0:
+        warnings.append(f"{root.name} has class folders but no images "
+                        f"({' '.join(IMAGE_EXTENSIONS)}).")
+    return DataPreview(source=str(root), kind="images", frame=frame, n_rows_shown=len(frame),
+                       truncated=total > len(frame),
+                       columns=[ColumnInfo("file", "text", len(frame), 0),
+                                ColumnInfo("class", "category", len(counts), 0)],
+                       suggested={"modality": "image"}, warnings=warnings, classes=counts)
+
+
+def check_data(spec: ExperimentSpec, reporter: Any = None) -> DataCheck:
+    """Load the data exactly as training will and summarise it (labels, warnings, split)."""
+    import numpy as np
+
+    from ftstudio.engine import data
+
+    loaded = data.load_data(spec, reporter)
+    counts = data.class_counts(loaded)
+    labels: list[LabelSummary] = []
+    for output, column in zip(spec.head.outputs, spec.label_columns(), strict=True):
+        if any(s.column == column for s in labels):
+            continue
+        if output.task == "classification" and column in counts:
+            labels.append(LabelSummary(column, "classification", counts=counts[column]))
+        elif column in loaded.targets:
+            values = np.asarray(loaded.targets[column], dtype=np.float64)
+            hist, edges = np.histogram(values, bins=min(30, max(5, int(math.sqrt(len(values))))))
+            labels.append(LabelSummary(column, "regression",
+                                       histogram=([float(e) for e in edges],
+                                                  [int(h) for h in hist])))
+    n = len(loaded.row_ids)
+    first = spec.head.outputs[0]
+    strat = loaded.targets.get(spec.label_columns()[0]) if first.task == "classification" \
+        else None
+    try:
+        parts = data.split_indices(n, strat, spec.data.split, spec.training.seed)
+        sizes = {k: int(len(v)) for k, v in parts.items()}
+    except (ValueError, DataError):
+        sizes = {}
+    return DataCheck(loaded.modality, n, labels, list(loaded.warnings), sizes)
+
+
+# ======================================================================= model
+_backbone_cache: dict[str, Any] = {}
+_backbone_lock = threading.Lock()
+
+
+def _load_backbone_cached(spec: ExperimentSpec, reporter: Any = None) -> Any:
+    """Load the backbone once per backbone spec (the Model page rebuilds heads often)."""
+    from ftstudio.engine import backbones
+
+    key = json.dumps([dataclasses.asdict(spec.backbone), spec.modality], sort_keys=True)
+    with _backbone_lock:
+        hit = _backbone_cache.get(key)
+        if hit is None:
+            hit = backbones.load_backbone(spec.backbone, spec.modality, reporter)
+            _backbone_cache.clear()
+            _backbone_cache[key] = hit
+        return hit
+
+
+def clear_backbone_cache() -> None:
+    """Forget the cached backbone (frees its memory)."""
+    with _backbone_lock:
+        _backbone_cache.clear()
+
+
+def describe_model(spec: ExperimentSpec, output_sizes: dict[str, int] | None = None,
+                   reporter: Any = None) -> ModelDescription:
+    """Build the model the spec describes (backbone + head) and describe its layers.
+
+    Args:
+        spec: the experiment.
+        output_sizes: output name -> number of classes (1 for regression); loaded from the
+            data when not given.
+        reporter: optional progress sink.
+    """
+    import numpy as np
+
+    from ftstudio.engine import freezing, heads
+
+    if output_sizes is None:
+        output_sizes = output_sizes_of(spec)
+    backbone = _load_backbone_cached(spec, reporter)
+    stats = None
+    if spec.modality == "tabular":
+        n = len(spec.data.feature_columns or [])
+        stats = (np.zeros(n, np.float32), np.ones(n, np.float32))
+    with _backbone_lock:
+        model = heads.build_model(backbone, spec, output_sizes, stats)
+        freezing.apply_freeze(model, backbone, spec.freeze)
+        infos = freezing.describe_layers(model, backbone.blocks)
+        backbone_names: set[str] = set()
+        if backbone.model is not None:
+            backbone_names = {i.name for i in freezing.describe_layers(backbone.model,
+                                                                       backbone.blocks)}
+            backbone_names.add(backbone.model.name)
+        trainable, total = freezing.count_params(model)
+        summary = _summary_text(model)
+    rows = [LayerRow(name=i.name, type=i.type, output_shape=str(i.output_shape),
+                     params=int(i.params), trainable=bool(i.trainable), block=i.block,
+                     depth=int(i.depth), in_backbone=i.name in backbone_names) for i in infos]
+    blocks = [(str(name), [str(n) for n in names]) for name, names in backbone.blocks]
+    return ModelDescription(description=str(backbone.description), modality=backbone.modality,
+                            layers=rows, blocks=blocks, trainable_params=int(trainable),
+                            total_params=int(total), summary=summary,
+                            output_sizes=dict(output_sizes))
+
+
+def output_sizes_of(spec: ExperimentSpec) -> dict[str, int]:
+    """Output name -> units, from the data (classes) and the tasks."""
+    from ftstudio.engine import data
+
+    loaded = data.load_data(spec)
+    sizes = {}
+    for output, column in zip(spec.head.outputs, spec.label_columns(), strict=True):
+        sizes[output.name] = len(loaded.classes[column]) if output.task == "classification" \
+            else 1
+    return sizes
+
+
+def _summary_text(model: Any) -> str:
+    """``model.summary()`` as plain text."""
+    lines: list[str] = []
+
+    def _print(text: str = "", *args: Any, **kwargs: Any) -> None:
+        lines.append(str(text))
+
+    try:
+        model.summary(print_fn=_print, line_length=96)
+    except Exception as exc:  # noqa: BLE001 - a summary is informational only
+        return f"(no summary: {exc})"
+    text = "\n".join(lines)
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+# ===================================================================== training
+def train(spec: ExperimentSpec, reporter: Any, runs_root: str | None = None) -> TrainOutcome:
+    """Run ``engine.training.train`` with the window's reporter."""
+    from ftstudio.engine import training
+
+    t0 = time.perf_counter()
+    result = training.train(spec, reporter, runs_root=runs_root)
+    return TrainOutcome(run_dir=str(result.run_dir), metrics=dict(result.metrics),
+                        stopped_by_user=bool(result.stopped_by_user),
+                        best_epoch=result.best_epoch, seconds=time.perf_counter() - t0)
+
+
+# ========================================================================= runs
+def runs_root(root: str | None = None) -> str:
+    """The runs folder the window lists and writes (``FTSTUDIO_HOME/runs`` by default)."""
+    from ftstudio.engine import runs
+
+    return str(Path(root) if root else runs.default_runs_root())
+
+
+def list_runs(root: str | None = None) -> tuple[str, list[RunRow]]:
+    """The runs folder and every run in it, newest first."""
+    from ftstudio.engine import runs
+
+    folder = runs_root(root)
+    rows = [RunRow(str(r.path), str(r.name), str(r.status), float(r.created), dict(r.metrics))
+            for r in runs.list_runs(folder)]
+    return folder, rows
+
+
+def load_run(path: str) -> RunDetails:
+    """Read a run folder's files (spec, metrics, history, evaluation, predictions)."""
+    from ftstudio.engine.runs import RunFolder
+
+    run = RunFolder.open(path)
+    spec = run.read_json("spec.json", {})
+    status = run.read_json("status.json", {})
+    evaluation = run.read_json("evaluation.json", {})
+    env = run.read_json("env.json", {})
+    predictions: tuple[list[str], list[list[str]]] = ([], [])
+    pred_file = run.file("predictions.csv")
+    if pred_file.is_file():
+        with pred_file.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+        if rows:
+            predictions = (rows[0], rows[1:])
+    return RunDetails(path=str(run.path), name=str(spec.get("name", run.path.name)),
+                      status=str(status.get("status", "unknown")), spec=spec,
+                      metrics=run.metrics(), history=run.history(), evaluation=evaluation,
+                      env=env, predictions=predictions, message=str(status.get("message", "")))
