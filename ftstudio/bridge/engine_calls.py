@@ -90,7 +90,7 @@ def load_engine() -> EngineInfo:
 
 
 def bundled_backbones() -> list[BackboneChoice]:
-    """The engine's built-in backbones plus the keras.applications architectures."""
+    """Return the engine's built-in backbones plus the keras.applications architectures."""
     out: list[BackboneChoice] = []
     try:
         from ftstudio.engine import backbones
@@ -171,8 +171,8 @@ def _column_info(name: str, values: Any) -> ColumnInfo:
     if values.dtype.kind in "biuf":
         integer = values.dtype.kind in "biu" or bool(
             (present.astype(float) % 1 == 0).all())
-        kind = "category" if integer and n_unique <= min(_MAX_CATEGORIES, max(2, len(present) // 2)) \
-            else "numeric"
+        few = n_unique <= min(_MAX_CATEGORIES, max(2, len(present) // 2))
+        kind = "category" if integer and few else "numeric"
         return ColumnInfo(name, kind, n_unique, missing, integer)
     lengths = present.astype(str).str.len()
     mean_len = float(lengths.mean()) if len(lengths) else 0.0
@@ -385,14 +385,14 @@ def train(spec: ExperimentSpec, reporter: Any, runs_root: str | None = None) -> 
 
 # ========================================================================= runs
 def runs_root(root: str | None = None) -> str:
-    """The runs folder the window lists and writes (``FTSTUDIO_HOME/runs`` by default)."""
+    """Return the runs folder the window lists and writes (``FTSTUDIO_HOME/runs`` by default)."""
     from ftstudio.engine import runs
 
     return str(Path(root) if root else runs.default_runs_root())
 
 
 def list_runs(root: str | None = None) -> tuple[str, list[RunRow]]:
-    """The runs folder and every run in it, newest first."""
+    """Return the runs folder and every run in it, newest first."""
     from ftstudio.engine import runs
 
     folder = runs_root(root)

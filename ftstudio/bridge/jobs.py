@@ -151,7 +151,7 @@ class JobRunner(QObject):
         return bool(self._threads)
 
     def running_jobs(self) -> list[Job]:
-        """The jobs whose threads have not ended yet."""
+        """Return the jobs whose threads have not ended yet."""
         return [job for _, job in self._threads.values()]
 
     @Slot()

@@ -67,7 +67,7 @@ class QtReporter(QObject):
         self._stop.set()
 
     def should_stop(self) -> bool:
-        """True once :meth:`request_stop` was called."""
+        """Return True once :meth:`request_stop` was called."""
         return self._stop.is_set()
 
     def reset(self) -> None:

@@ -162,6 +162,10 @@ def evaluate_run(run_dir: str | Path, reporter: Any = None) -> dict[str, float]:
     saved = run.read_json("splits.json")
     prepared: PreparedData = prepare_data(spec, reporter, saved.get("row_ids"))
     backbone = _inference_backbone(run, spec, model)
+    from ftstudio.engine.heads import loss_and_metrics
+
+    losses, loss_weights, metric_fns = loss_and_metrics(spec, prepared.output_sizes)
+    model.compile(loss=losses, loss_weights=loss_weights, metrics=metric_fns)
     images = {}
     if prepared.data.modality == "image":
         images = {s: load_split_images(prepared, backbone, s) for s in ("val", "test")}

@@ -117,11 +117,11 @@ class ImagePreprocess(keras.layers.Layer):
         return (x / 255.0 - mean) / std
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple:
-        """Same shape as the input."""
+        """Return the input shape unchanged."""
         return tuple(input_shape)
 
     def get_config(self) -> dict[str, Any]:
-        """The base layer's settings plus ``mode``."""
+        """Return the base layer's settings plus ``mode``."""
         config = super().get_config()
         config["mode"] = self.mode
         return config

@@ -98,7 +98,8 @@ def prepare_data(spec: ExperimentSpec, reporter: Reporter,
 
 def make_dataset(prepared: PreparedData, backbone: Any, split: str, batch_size: int,
                  seed: int, shuffle: bool, with_targets: bool = True,
-                 images: np.ndarray | None = None) -> Any:
+                 images: np.ndarray | None = None,
+                 sample_weights: dict[str, np.ndarray] | None = None) -> Any:
     """A batched, prefetched ``tf.data.Dataset`` of one split.
 
     Text goes through the backbone's keras-hub preprocessor after batching (as a
@@ -116,23 +117,25 @@ def make_dataset(prepared: PreparedData, backbone: Any, split: str, batch_size: 
         x = np.asarray(data.inputs, dtype=np.float32)[idx]
     if with_targets:
         y = {name: data.targets[col][idx] for name, col in prepared.output_columns.items()}
-        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        if sample_weights:
+            ds = tf.data.Dataset.from_tensor_slices((x, y, sample_weights))
+        else:
+            ds = tf.data.Dataset.from_tensor_slices((x, y))
     else:
         ds = tf.data.Dataset.from_tensor_slices(x)
     if shuffle:
         ds = ds.shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if data.modality == "text":
-        pre = backbone.preprocessor
-        if with_targets:
-            ds = ds.map(lambda t, y: (pre(t), y), num_parallel_calls=tf.data.AUTOTUNE)
-        else:
-            ds = ds.map(pre, num_parallel_calls=tf.data.AUTOTUNE)
+        convert: Any = backbone.preprocessor
     elif data.modality == "image":
-        if with_targets:
-            ds = ds.map(lambda im, y: (tf.cast(im, tf.float32), y))
-        else:
-            ds = ds.map(lambda im: tf.cast(im, tf.float32))
+        def convert(im: Any) -> Any:
+            return tf.cast(im, tf.float32)
+    else:
+        convert = None
+    if convert is not None:
+        ds = ds.map(lambda x, *rest: (convert(x), *rest) if rest else convert(x),
+                    num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -173,7 +176,7 @@ def make_optimizer(spec: ExperimentSpec, steps_per_epoch: int, epochs: int,
 
 
 def class_weights(spec: ExperimentSpec, prepared: PreparedData) -> dict[int, float] | None:
-    """Keras ``class_weight`` for the first output from ``training.class_weight``."""
+    """Per-class weights of the first output from ``training.class_weight`` (or None)."""
     cw = spec.training.class_weight
     if cw is None:
         return None
@@ -314,13 +317,18 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
     if data.modality == "image":
         reporter.status("Decoding images…")
         images = {s: load_split_images(prepared, backbone, s) for s in ("train", "val", "test")}
+    cw = class_weights(spec, prepared)
+    weights = None
+    if cw:
+        name = spec.head.outputs[0].name
+        y_train = data.targets[prepared.output_columns[name]][prepared.splits["train"]]
+        weights = {name: np.array([cw[int(c)] for c in y_train], dtype=np.float32)}
     train_ds = make_dataset(prepared, backbone, "train", t.batch_size, t.seed, True,
-                            images=images.get("train"))
+                            images=images.get("train"), sample_weights=weights)
     has_val = len(prepared.splits["val"]) > 0
     val_ds = make_dataset(prepared, backbone, "val", t.batch_size, t.seed, False,
                           images=images.get("val")) if has_val else None
     steps = math.ceil(len(prepared.splits["train"]) / t.batch_size)
-    cw = class_weights(spec, prepared)
     monitor = t.monitor if has_val else t.monitor.removeprefix("val_")
 
     phases = []
@@ -350,18 +358,21 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
                 "initial_step": start * steps, "trainable_params": int(trainable),
                 "total_params": int(total_params)}
         reporter_cb = _reporter_callback(reporter, info, t.batch_size)
+        backup = run.backup_dir / f"phase{i}"
+        if resume:
+            _trim_history(run, backup)
         callbacks = [
-            keras.callbacks.BackupAndRestore(str(run.backup_dir / f"phase{i}"),
-                                             save_freq="epoch", delete_checkpoint=True),
             keras.callbacks.CSVLogger(str(run.file("history.csv")),
                                       append=resume or i > 0 or start > 0),
+            keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch",
+                                             delete_checkpoint=True),
             best, reporter_cb,
         ]
         if t.early_stopping_patience:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=t.early_stopping_patience, restore_best_weights=False))
         model.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=start,
-                  callbacks=callbacks, class_weight=cw, verbose=0)
+                  callbacks=callbacks, shuffle=False, verbose=0)
         if reporter_cb.diverged:
             raise FtStudioError(f"training diverged: the loss became NaN/inf at "
                                 f"{reporter_cb.diverged}; lower training.learning_rate or add "
@@ -393,8 +404,33 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
         _export_copy(run, Path(spec.export.dir))
     for i in range(len(phases)):
         run.file(f"phase{i}.done.weights.h5").unlink(missing_ok=True)
+    import shutil
+
+    shutil.rmtree(run.backup_dir, ignore_errors=True)
     run.set_status(STATUS_STOPPED if stopped else STATUS_FINISHED, best_epoch=best.best_epoch)
     return RunResult(run.path, metrics_out, run.history(), stopped, best.best_epoch)
+
+
+def _trim_history(run: RunFolder, backup: Path) -> None:
+    """Drop history rows of epochs the backup does not hold (a kill can land between the
+    two writes at an epoch's end), so the resumed run logs each epoch exactly once."""
+    import json
+
+    done = None
+    for name in ("training_metadata.json", "training_metadata.json.bkp"):
+        try:
+            done = int(json.loads((backup / name).read_text(encoding="utf-8"))["epoch"])
+            break
+        except (OSError, ValueError, KeyError):
+            continue
+    history = run.file("history.csv")
+    if done is None or not history.is_file():
+        return
+    lines = history.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].strip().isdigit()
+                        and int(ln.split(",", 1)[0]) < done]
+    if len(kept) != len(lines):
+        atomic_write_text(history, "".join(kept))
 
 
 def _export_copy(run: RunFolder, target: Path) -> None:

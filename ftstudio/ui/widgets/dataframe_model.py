@@ -69,7 +69,7 @@ class DataFrameModel(QAbstractTableModel):
         return self._frame
 
     def column_names(self) -> list[str]:
-        """The column names, in order."""
+        """Return the column names, in order."""
         return list(self._names)
 
     def set_roles(self, roles: dict[str, str]) -> None:

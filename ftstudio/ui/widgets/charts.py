@@ -1,0 +1,508 @@
+"""pyqtgraph charts: live training curves, class bars, confusion heatmap, ROC, scatter.
+
+Curves are created once and updated with ``setData`` from growing NumPy buffers; the live
+charts redraw on a QTimer (at most 10 times a second, and only when new points arrived), never
+once per signal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+__all__ = [
+    "PALETTE",
+    "ClassBars",
+    "ConfusionMatrixView",
+    "Histogram",
+    "RocView",
+    "ScatterView",
+    "Series",
+    "TrainCharts",
+    "configure_pyqtgraph",
+    "make_plot",
+]
+
+PALETTE = ["#3b6cf6", "#f28e2b", "#2ca58d", "#e15759", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf"]
+"""Curve colours (colour-blind friendly order: blue, orange, green, red, …)."""
+
+TRAIN_COLOR = "#3b6cf6"
+VAL_COLOR = "#f28e2b"
+
+_configured = False
+
+
+def configure_pyqtgraph() -> None:
+    """Global pyqtgraph options (white background, row-major images); idempotent."""
+    global _configured
+    if _configured:
+        return
+    pg.setConfigOptions(antialias=True, background="w", foreground="#3c4043",
+                        imageAxisOrder="row-major")
+    _configured = True
+
+
+def make_plot(title: str, x_label: str = "", y_label: str = "",
+              parent: QWidget | None = None) -> pg.PlotWidget:
+    """Make a PlotWidget with our look: title, axis labels, light grid, no menu clutter."""
+    configure_pyqtgraph()
+    plot = pg.PlotWidget(parent=parent)
+    item = plot.getPlotItem()
+    item.setTitle(f"<span style='font-size:10pt;font-weight:600'>{title}</span>")
+    if x_label:
+        item.setLabel("bottom", x_label)
+    if y_label:
+        item.setLabel("left", y_label)
+    item.showGrid(x=True, y=True, alpha=0.15)
+    item.setMenuEnabled(False)
+    item.hideButtons()
+    plot.setMinimumHeight(150)
+    return plot
+
+
+class Series:
+    """A growing (x, y) buffer with amortised O(1) append and zero-copy views."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, x: float, y: float) -> None:
+        """Add one point."""
+        if self._n == len(self._x):
+            self._x = np.resize(self._x, 2 * len(self._x))
+            self._y = np.resize(self._y, 2 * len(self._y))
+        self._x[self._n] = x
+        self._y[self._n] = y
+        self._n += 1
+
+    def clear(self) -> None:
+        """Drop every point."""
+        self._n = 0
+
+    @property
+    def x(self) -> np.ndarray:
+        """The x values (a view)."""
+        return self._x[:self._n]
+
+    @property
+    def y(self) -> np.ndarray:
+        """The y values (a view)."""
+        return self._y[:self._n]
+
+    def last(self) -> float:
+        """Return the last y value (NaN when empty)."""
+        return float(self._y[self._n - 1]) if self._n else math.nan
+
+
+def _finite(series: Series) -> tuple[np.ndarray, np.ndarray]:
+    x, y = series.x, series.y
+    ok = np.isfinite(y)
+    return (x, y) if ok.all() else (x[ok], y[ok])
+
+
+class TrainCharts(QWidget):
+    """The four live charts of the Train page.
+
+    Batch loss (each batch, faint, plus an exponential moving average), epoch loss (train vs
+    validation), an epoch metric (train vs validation) and the learning rate.
+
+    Signals:
+        metricsFound(list): the metric names seen in the first epoch's logs.
+    """
+
+    metricsFound = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None, redraw_ms: int = 100) -> None:
+        super().__init__(parent)
+        configure_pyqtgraph()
+        self.batch_plot = make_plot("Batch loss", "step")
+        self.loss_plot = make_plot("Loss per epoch", "epoch")
+        self.metric_plot = make_plot("Accuracy per epoch", "epoch")
+        self.lr_plot = make_plot("Learning rate", "step")
+        for plot in (self.loss_plot, self.metric_plot):
+            plot.getPlotItem().addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.batch_plot.getPlotItem().addLegend(offset=(-10, 10), labelTextSize="8pt")
+        lay = QGridLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(8)
+        lay.addWidget(self.batch_plot, 0, 0)
+        lay.addWidget(self.loss_plot, 0, 1)
+        lay.addWidget(self.metric_plot, 1, 0)
+        lay.addWidget(self.lr_plot, 1, 1)
+
+        self.batch_raw = Series()
+        self.batch_smooth = Series()
+        self.lr = Series()
+        self.epoch_logs: list[tuple[int, dict[str, float]]] = []
+        # (never name an attribute "metric": PySide would take it for QWidget.metric())
+        self.loss = Series(64)
+        self.val_loss = Series(64)
+        self.metric_series = Series(64)
+        self.val_metric_series = Series(64)
+        self.metric_name = ""
+        self._ema: float | None = None
+        self._phase_lines: list[Any] = []
+
+        def curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = 2.0,
+                  symbol: str | None = None, alpha: int = 255) -> pg.PlotDataItem:
+            c = QColor(color)
+            c.setAlpha(alpha)
+            item = plot.plot([], [], pen=pg.mkPen(c, width=width), name=name,
+                             symbol=symbol, symbolSize=6, symbolBrush=c,
+                             symbolPen=pg.mkPen(c))
+            item.setClipToView(True)
+            item.setDownsampling(auto=True, method="peak")
+            return item
+
+        self.c_batch_raw = curve(self.batch_plot, TRAIN_COLOR, "batch", 1.0, alpha=70)
+        self.c_batch_smooth = curve(self.batch_plot, TRAIN_COLOR, "smoothed", 2.0)
+        self.c_loss = curve(self.loss_plot, TRAIN_COLOR, "train", symbol="o")
+        self.c_val_loss = curve(self.loss_plot, VAL_COLOR, "validation", symbol="o")
+        self.c_metric = curve(self.metric_plot, TRAIN_COLOR, "train", symbol="o")
+        self.c_val_metric = curve(self.metric_plot, VAL_COLOR, "validation", symbol="o")
+        self.c_lr = curve(self.lr_plot, "#2ca58d", None, 2.0)
+        self.lr_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
+
+        self._dirty = False
+        self.redraws = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(redraw_ms)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+
+    # -------------------------------------------------------------- feeding
+    def reset(self) -> None:
+        """Empty every chart (before a new run)."""
+        for s in (self.batch_raw, self.batch_smooth, self.lr, self.loss, self.val_loss,
+                  self.metric_series, self.val_metric_series):
+            s.clear()
+        self.epoch_logs.clear()
+        self._ema = None
+        for line in self._phase_lines:
+            self.batch_plot.removeItem(line)
+        self._phase_lines.clear()
+        self._dirty = True
+        self.redraw()
+
+    def add_batches(self, batches: Iterable[tuple[int, dict[str, float]]]) -> None:
+        """Append batch results (``(step, logs)`` with ``batch_loss``/``loss`` and ``lr``)."""
+        for step, logs in batches:
+            value = logs.get("batch_loss", logs.get("loss", math.nan))
+            if not math.isfinite(value):
+                continue
+            self.batch_raw.append(step, value)
+            self._ema = value if self._ema is None else 0.9 * self._ema + 0.1 * value
+            self.batch_smooth.append(step, self._ema)
+            lr = logs.get("lr")
+            if lr is not None and math.isfinite(lr):
+                self.lr.append(step, lr)
+        self._dirty = True
+
+    def mark_phase(self, step: int, label: str) -> None:
+        """Draw a vertical line where a training phase starts (two-phase fine-tuning)."""
+        pen = pg.mkPen("#9aa0a6", style=Qt.PenStyle.DashLine)
+        line = pg.InfiniteLine(pos=step, angle=90, pen=pen,
+                               label=label, labelOpts={"position": 0.9, "color": "#5f6368"})
+        self.batch_plot.addItem(line)
+        self._phase_lines.append(line)
+
+    def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        """Append one epoch's results."""
+        first = not self.epoch_logs
+        self.epoch_logs.append((epoch, dict(logs)))
+        self.loss.append(epoch, logs.get("loss", math.nan))
+        self.val_loss.append(epoch, logs.get("val_loss", math.nan))
+        if first:
+            names = metric_names(logs)
+            if names and self.metric_name not in names:
+                self.set_metric(names[0])
+            self.metricsFound.emit(names)
+        self.metric_series.append(epoch, logs.get(self.metric_name, math.nan))
+        self.val_metric_series.append(epoch, logs.get("val_" + self.metric_name, math.nan))
+        self._dirty = True
+
+    def set_metric(self, name: str) -> None:
+        """Show another epoch metric (``accuracy``, ``mae``, …) in the metric chart."""
+        self.metric_name = name
+        self.metric_series.clear()
+        self.val_metric_series.clear()
+        for epoch, logs in self.epoch_logs:
+            self.metric_series.append(epoch, logs.get(name, math.nan))
+            self.val_metric_series.append(epoch, logs.get("val_" + name, math.nan))
+        pretty = name.replace("_", " ")
+        self.metric_plot.getPlotItem().setTitle(
+            f"<span style='font-size:10pt;font-weight:600'>{pretty.capitalize() or 'Metric'}"
+            f" per epoch</span>")
+        self._dirty = True
+
+    def load_history(self, rows: Sequence[dict[str, float]]) -> None:
+        """Show a finished run's epochs (``history.csv`` rows; no batch data)."""
+        self.reset()
+        for i, row in enumerate(rows):
+            epoch = int(row.get("epoch", i)) + 1
+            self.add_epoch(epoch, row)
+            lr = row.get("learning_rate", row.get("lr"))
+            if lr is not None and math.isfinite(lr):
+                self.lr.append(epoch, lr)
+        self.redraw()
+
+    # -------------------------------------------------------------- drawing
+    @Slot()
+    def redraw(self) -> None:
+        """Push new points to the curves (called by the timer; cheap when nothing changed)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.redraws += 1
+        self.c_batch_raw.setData(*_finite(self.batch_raw))
+        self.c_batch_smooth.setData(*_finite(self.batch_smooth))
+        self.c_lr.setData(*_finite(self.lr))
+        self.c_loss.setData(*_finite(self.loss))
+        self.c_val_loss.setData(*_finite(self.val_loss))
+        self.c_metric.setData(*_finite(self.metric_series))
+        self.c_val_metric.setData(*_finite(self.val_metric_series))
+
+    def point_counts(self) -> dict[str, int]:
+        """How many points each curve shows (for tests)."""
+        return {"batch": len(self.c_batch_raw.xData if self.c_batch_raw.xData is not None
+                             else []),
+                "epoch": len(self.c_loss.xData if self.c_loss.xData is not None else []),
+                "lr": len(self.c_lr.xData if self.c_lr.xData is not None else [])}
+
+
+def metric_names(logs: dict[str, float]) -> list[str]:
+    """Training metric names in epoch logs (not losses, not ``val_``, not the learning rate)."""
+    skip = {"lr", "learning_rate", "epoch"}
+    names = [k for k in logs if not k.startswith("val_") and k not in skip
+             and not k.endswith("loss")]
+    names.sort(key=lambda k: (0 if "accuracy" in k else 1 if "mae" in k else 2, k))
+    return names
+
+
+# ======================================================================= bars
+def _set_category_ticks(axis: pg.AxisItem, names: Sequence[str], max_len: int = 18) -> None:
+    ticks = [(i, n if len(n) <= max_len else n[:max_len - 1] + "…") for i, n in enumerate(names)]
+    axis.setTicks([ticks, []])
+
+
+class ClassBars(pg.PlotWidget):
+    """Horizontal bars: examples per class, each with its count."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        configure_pyqtgraph()
+        super().__init__(parent=parent)
+        item = self.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setMouseEnabled(x=False, y=False)
+        item.showGrid(x=True, y=False, alpha=0.15)
+        self._bars: pg.BarGraphItem | None = None
+        self._labels: list[pg.TextItem] = []
+        self.counts: dict[str, int] = {}
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        """Show ``class -> count``."""
+        item = self.getPlotItem()
+        if self._bars is not None:
+            item.removeItem(self._bars)
+            self._bars = None
+        for label in self._labels:
+            item.removeItem(label)
+        self._labels.clear()
+        self.counts = dict(counts)
+        if not counts:
+            return
+        names = list(counts)
+        values = np.array([counts[n] for n in names], dtype=float)
+        ys = np.arange(len(names))
+        colors = [QColor(PALETTE[i % len(PALETTE)]) for i in range(len(names))]
+        self._bars = pg.BarGraphItem(x0=np.zeros(len(names)), y=ys, height=0.66, width=values,
+                                     brushes=colors, pens=[pg.mkPen(None)] * len(names))
+        item.addItem(self._bars)
+        top = float(values.max()) if len(values) else 1.0
+        total = float(values.sum()) or 1.0
+        font = QFont()
+        font.setPointSize(8)
+        for y, v in zip(ys, values, strict=True):
+            text = pg.TextItem(f"{int(v):,} ({100 * v / total:.0f}%)", color="#3c4043",
+                               anchor=(0, 0.5))
+            text.setFont(font)
+            text.setPos(v + top * 0.01, y)
+            item.addItem(text)
+            self._labels.append(text)
+        _set_category_ticks(item.getAxis("left"), names)
+        item.invertY(True)
+        item.setXRange(0, top * 1.35, padding=0)
+        item.setYRange(-0.6, len(names) - 0.4, padding=0)
+
+
+class Histogram(pg.PlotWidget):
+    """Vertical histogram (regression label values)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        configure_pyqtgraph()
+        super().__init__(parent=parent)
+        item = self.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.showGrid(x=False, y=True, alpha=0.15)
+        self._bars: pg.BarGraphItem | None = None
+
+    def set_histogram(self, edges: Sequence[float], counts: Sequence[int]) -> None:
+        """Show a histogram from bin ``edges`` (n+1) and ``counts`` (n)."""
+        item = self.getPlotItem()
+        if self._bars is not None:
+            item.removeItem(self._bars)
+        e = np.asarray(edges, dtype=float)
+        c = np.asarray(counts, dtype=float)
+        self._bars = pg.BarGraphItem(x0=e[:-1], x1=e[1:], y0=0, height=c,
+                                     brush=QColor(PALETTE[0]), pen=pg.mkPen("w"))
+        item.addItem(self._bars)
+        item.autoRange()
+
+
+# ================================================================== evaluation
+class ConfusionMatrixView(pg.PlotWidget):
+    """A confusion-matrix heatmap: rows = true class, columns = predicted, with counts."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        configure_pyqtgraph()
+        super().__init__(parent=parent)
+        item = self.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setMouseEnabled(x=False, y=False)
+        item.setAspectLocked(False)
+        item.setLabel("bottom", "predicted")
+        item.setLabel("left", "true")
+        self.image = pg.ImageItem()
+        item.addItem(self.image)
+        item.invertY(True)
+        self._texts: list[pg.TextItem] = []
+        self.matrix = np.zeros((0, 0))
+        self.cmap = pg.ColorMap(pos=[0.0, 1.0], color=[(246, 249, 255), (31, 70, 180)])
+
+    def set_matrix(self, matrix: Sequence[Sequence[int]], classes: Sequence[str],
+                   normalize: bool = False) -> None:
+        """Show a confusion matrix; ``normalize`` shows row percentages (recall per class)."""
+        item = self.getPlotItem()
+        for t in self._texts:
+            item.removeItem(t)
+        self._texts.clear()
+        m = np.asarray(matrix, dtype=float)
+        self.matrix = m
+        k = len(classes)
+        if m.size == 0 or k == 0:
+            self.image.clear()
+            return
+        rows = m.sum(axis=1, keepdims=True)
+        shown = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0) if normalize else m
+        top = float(shown.max()) or 1.0
+        self.image.setImage(shown, levels=(0, top), autoLevels=False)
+        self.image.setLookupTable(self.cmap.getLookupTable(nPts=256))
+        self.image.setRect(QRectF(-0.5, -0.5, k, k))
+        if k <= 25:
+            font = QFont()
+            font.setPointSize(9 if k <= 10 else 7)
+            for i in range(k):
+                for j in range(k):
+                    v = shown[i, j]
+                    text = f"{100 * v:.0f}%" if normalize else f"{int(m[i, j]):,}"
+                    color = "w" if v > 0.55 * top else "#202124"
+                    t = pg.TextItem(text, color=color, anchor=(0.5, 0.5))
+                    t.setFont(font)
+                    t.setPos(j, i)
+                    item.addItem(t)
+                    self._texts.append(t)
+        _set_category_ticks(item.getAxis("bottom"), list(classes), 12)
+        _set_category_ticks(item.getAxis("left"), list(classes), 16)
+        item.setXRange(-0.5, k - 0.5, padding=0.02)
+        item.setYRange(-0.5, k - 0.5, padding=0.02)
+
+
+def auc(fpr: Sequence[float], tpr: Sequence[float]) -> float:
+    """Area under a ROC curve by the trapezoid rule."""
+    x = np.asarray(fpr, dtype=float)
+    y = np.asarray(tpr, dtype=float)
+    if len(x) < 2:
+        return math.nan
+    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2))
+
+
+class RocView(pg.PlotWidget):
+    """ROC curves (one per class, one-vs-rest) with the chance diagonal."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        configure_pyqtgraph()
+        super().__init__(parent=parent)
+        item = self.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setLabel("bottom", "false positive rate")
+        item.setLabel("left", "true positive rate")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setXRange(0, 1, padding=0.02)
+        item.setYRange(0, 1, padding=0.02)
+        self.legend = item.addLegend(offset=(-10, -10), labelTextSize="8pt")
+        self.curves: list[pg.PlotDataItem] = []
+        item.plot([0, 1], [0, 1], pen=pg.mkPen("#bdc1c6", style=Qt.PenStyle.DashLine))
+
+    def set_curves(self, curves: Sequence[dict[str, Any]]) -> None:
+        """Show ``[{"class", "fpr", "tpr"}, …]``."""
+        item = self.getPlotItem()
+        for c in self.curves:
+            item.removeItem(c)
+            self.legend.removeItem(c)
+        self.curves.clear()
+        for i, curve in enumerate(curves):
+            name = f"{curve.get('class', i)} (AUC {auc(curve['fpr'], curve['tpr']):.3f})"
+            c = item.plot(curve["fpr"], curve["tpr"],
+                          pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2), name=name)
+            self.curves.append(c)
+        item.setXRange(0, 1, padding=0.02)
+        item.setYRange(0, 1, padding=0.02)
+
+
+class ScatterView(pg.PlotWidget):
+    """Predicted vs true values (regression) with the identity line."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        configure_pyqtgraph()
+        super().__init__(parent=parent)
+        item = self.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setLabel("bottom", "true value")
+        item.setLabel("left", "predicted value")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        color = QColor(PALETTE[0])
+        color.setAlpha(150)
+        self.scatter = pg.ScatterPlotItem(size=6, brush=color, pen=pg.mkPen(None))
+        item.addItem(self.scatter)
+        self.identity = item.plot([], [], pen=pg.mkPen("#e15759", style=Qt.PenStyle.DashLine))
+
+    def set_points(self, y_true: Sequence[float], y_pred: Sequence[float]) -> None:
+        """Show the points and the ``y = x`` line across their range."""
+        t = np.asarray(y_true, dtype=float)
+        p = np.asarray(y_pred, dtype=float)
+        self.scatter.setData(t, p)
+        if len(t):
+            lo = float(min(t.min(), p.min()))
+            hi = float(max(t.max(), p.max()))
+            self.identity.setData([lo, hi], [lo, hi])
+        else:
+            self.identity.setData([], [])
+        self.getPlotItem().autoRange()

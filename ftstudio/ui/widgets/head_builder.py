@@ -1,0 +1,434 @@
+"""The head builder: the layers between the pooled backbone features and the outputs.
+
+Edits a :class:`~ftstudio.spec.HeadSpec` in place: pooling, input dropout, a list of layers
+(dense with units / activation / L1 / L2, dropout with its rate, batch normalisation) that can
+be added, removed and reordered, and one or several outputs (multi-task), each bound to a label
+column with its task, activation and loss weight.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QTableWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ftstudio.spec import HeadSpec, LayerSpec, OutputSpec
+
+__all__ = ["ACTIVATIONS", "HeadBuilder", "describe_layer"]
+
+ACTIVATIONS = ["relu", "gelu", "silu", "tanh", "sigmoid", "elu", "selu", "linear"]
+POOLINGS = {
+    "text": ["auto", "pooled", "cls", "mean"],
+    "image": ["auto", "avg", "max", "flatten"],
+    "tabular": ["auto"],
+    "": ["auto", "pooled", "cls", "mean", "avg", "max", "flatten"],
+}
+DATA_LABEL = "(data label column)"
+
+
+def describe_layer(layer: LayerSpec) -> str:
+    """One line for a head layer: ``Dense 128 · relu · L2 1e-4``."""
+    if layer.type == "dense":
+        reg = []
+        if layer.l1:
+            reg.append(f"L1 {layer.l1:g}")
+        if layer.l2:
+            reg.append(f"L2 {layer.l2:g}")
+        return " · ".join([f"Dense {layer.units}", layer.activation, *reg])
+    if layer.type == "dropout":
+        return f"Dropout {layer.rate:g}"
+    return "Batch normalization"
+
+
+class HeadBuilder(QWidget):
+    """Edits a HeadSpec; emits :attr:`edited` after every change.
+
+    Signals:
+        edited(): the head changed (the model needs a rebuild).
+    """
+
+    edited = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.head = HeadSpec()
+        self.columns: list[str] = []
+        self._updating = False
+
+        self.pooling = QComboBox()
+        self.pooling.setToolTip("How the backbone's output becomes one feature vector")
+        self.input_dropout = QDoubleSpinBox()
+        self.input_dropout.setRange(0.0, 0.9)
+        self.input_dropout.setSingleStep(0.05)
+        self.input_dropout.setToolTip("Dropout on the pooled features, before the head layers")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Pooling"))
+        top.addWidget(self.pooling, 1)
+        top.addSpacing(8)
+        top.addWidget(QLabel("Input dropout"))
+        top.addWidget(self.input_dropout)
+
+        # ---- layers
+        self.layer_list = QListWidget()
+        self.layer_list.setObjectName("headLayers")
+        self.layer_list.setMinimumHeight(84)
+        self.layer_list.setMaximumHeight(120)
+        self.add_dense_btn = QPushButton("+ Dense")
+        self.add_dropout_btn = QPushButton("+ Dropout")
+        self.add_bn_btn = QPushButton("+ BatchNorm")
+        self.up_btn = QToolButton()
+        self.up_btn.setText("↑")
+        self.up_btn.setToolTip("Move the layer up")
+        self.down_btn = QToolButton()
+        self.down_btn.setText("↓")
+        self.down_btn.setToolTip("Move the layer down")
+        self.remove_btn = QToolButton()
+        self.remove_btn.setText("✕")
+        self.remove_btn.setToolTip("Remove the layer")
+        buttons = QHBoxLayout()
+        buttons.setSpacing(4)
+        for b in (self.add_dense_btn, self.add_dropout_btn, self.add_bn_btn):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        for b in (self.up_btn, self.down_btn, self.remove_btn):
+            buttons.addWidget(b)
+
+        # ---- editor of the selected layer
+        self.units = QSpinBox()
+        self.units.setRange(1, 65536)
+        self.activation = QComboBox()
+        self.activation.addItems(ACTIVATIONS)
+        self.activation.setEditable(True)
+        self.l1 = QDoubleSpinBox()
+        self.l1.setDecimals(5)
+        self.l1.setRange(0, 1)
+        self.l1.setSingleStep(1e-4)
+        self.l2 = QDoubleSpinBox()
+        self.l2.setDecimals(5)
+        self.l2.setRange(0, 1)
+        self.l2.setSingleStep(1e-4)
+        dense = QWidget()
+        dense_form = QFormLayout(dense)
+        dense_form.setContentsMargins(0, 0, 0, 0)
+        row1 = QHBoxLayout()
+        row1.addWidget(self.units, 1)
+        row1.addWidget(QLabel("activation"))
+        row1.addWidget(self.activation, 1)
+        row2 = QHBoxLayout()
+        row2.addWidget(QLabel("L1"))
+        row2.addWidget(self.l1, 1)
+        row2.addWidget(QLabel("L2"))
+        row2.addWidget(self.l2, 1)
+        dense_form.addRow("Units", row1)
+        dense_form.addRow("Regularizers", row2)
+        self.rate = QDoubleSpinBox()
+        self.rate.setRange(0.0, 0.95)
+        self.rate.setSingleStep(0.05)
+        dropout = QWidget()
+        dropout_form = QFormLayout(dropout)
+        dropout_form.setContentsMargins(0, 0, 0, 0)
+        dropout_form.addRow("Rate", self.rate)
+        bn = QLabel("Batch normalization has no settings.")
+        bn.setObjectName("muted")
+        empty = QLabel("Add layers to make the head deeper, or keep it linear: the outputs sit "
+                       "right on the pooled features.")
+        empty.setObjectName("muted")
+        empty.setWordWrap(True)
+        self.editor = QStackedWidget()
+        for w in (empty, dense, dropout, bn):
+            self.editor.addWidget(w)
+        self.editor.setFixedHeight(62)
+
+        # ---- outputs
+        self.outputs = QTableWidget(0, 5)
+        self.outputs.setObjectName("headOutputs")
+        self.outputs.setHorizontalHeaderLabels(["Output", "Label column", "Task", "Activation",
+                                                "Weight"])
+        self.outputs.verticalHeader().setVisible(False)
+        self.outputs.verticalHeader().setDefaultSectionSize(30)
+        self.outputs.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.outputs.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        hh = self.outputs.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
+        self.outputs.setMinimumHeight(70)
+        self.outputs.setMaximumHeight(130)
+        self.add_output_btn = QPushButton("+ Output")
+        self.add_output_btn.setToolTip("Add an output (multi-task): another label column")
+        self.remove_output_btn = QPushButton("Remove output")
+        out_buttons = QHBoxLayout()
+        out_buttons.addWidget(self.add_output_btn)
+        out_buttons.addWidget(self.remove_output_btn)
+        out_buttons.addStretch(1)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        lay.addLayout(top)
+        title = QLabel("Layers")
+        title.setObjectName("sectionTitle")
+        lay.addWidget(title)
+        lay.addWidget(self.layer_list)
+        lay.addLayout(buttons)
+        lay.addWidget(self.editor)
+        title2 = QLabel("Outputs")
+        title2.setObjectName("sectionTitle")
+        lay.addWidget(title2)
+        lay.addWidget(self.outputs)
+        lay.addLayout(out_buttons)
+
+        self.add_dense_btn.clicked.connect(self.add_dense)
+        self.add_dropout_btn.clicked.connect(self.add_dropout)
+        self.add_bn_btn.clicked.connect(self.add_batch_norm)
+        self.up_btn.clicked.connect(self.move_up)
+        self.down_btn.clicked.connect(self.move_down)
+        self.remove_btn.clicked.connect(self.remove_layer)
+        self.layer_list.currentRowChanged.connect(self._show_editor)
+        for w in (self.units, self.l1, self.l2, self.rate, self.input_dropout):
+            w.valueChanged.connect(self._on_layer_edited)
+        self.activation.currentTextChanged.connect(self._on_layer_edited)
+        self.pooling.currentTextChanged.connect(self._on_pooling_edited)
+        self.add_output_btn.clicked.connect(self.add_output)
+        self.remove_output_btn.clicked.connect(self.remove_output)
+
+    # ------------------------------------------------------------- loading
+    def set_head(self, head: HeadSpec, columns: list[str], modality: str) -> None:
+        """Edit ``head`` (in place); ``columns`` are the label columns to offer."""
+        self.head = head
+        self.columns = list(columns)
+        self._updating = True
+        try:
+            self.pooling.clear()
+            options = POOLINGS.get(modality, POOLINGS[""])
+            self.pooling.addItems(options if head.pooling in options else
+                                  [*options, head.pooling])
+            self.pooling.setCurrentText(head.pooling)
+            self.pooling.setEnabled(modality != "tabular")
+            self.input_dropout.setValue(head.dropout)
+            self._fill_layers()
+            self._fill_outputs()
+        finally:
+            self._updating = False
+
+    def _fill_layers(self, select: int | None = None) -> None:
+        self.layer_list.blockSignals(True)
+        self.layer_list.clear()
+        for i, layer in enumerate(self.head.layers):
+            item = QListWidgetItem(f"{i + 1}.  {describe_layer(layer)}")
+            self.layer_list.addItem(item)
+        self.layer_list.blockSignals(False)
+        if select is not None and 0 <= select < len(self.head.layers):
+            self.layer_list.setCurrentRow(select)
+        self._show_editor(self.layer_list.currentRow())
+
+    def _fill_outputs(self) -> None:
+        self.outputs.setRowCount(0)
+        for i, out in enumerate(self.head.outputs):
+            self.outputs.insertRow(i)
+            name = QLineEdit(out.name)
+            name.setFrame(False)
+            name.editingFinished.connect(self._on_outputs_edited)
+            label = QComboBox()
+            label.addItem(DATA_LABEL)
+            label.addItems(self.columns)
+            label.setCurrentText(out.label_column or DATA_LABEL)
+            label.currentTextChanged.connect(self._on_outputs_edited)
+            task = QComboBox()
+            task.addItems(["classification", "regression"])
+            task.setCurrentText(out.task)
+            task.currentTextChanged.connect(self._on_outputs_edited)
+            act = QComboBox()
+            act.addItems(["auto", "softmax", "sigmoid", "linear"])
+            act.setCurrentText(out.activation)
+            act.currentTextChanged.connect(self._on_outputs_edited)
+            weight = QDoubleSpinBox()
+            weight.setRange(0.0, 100.0)
+            weight.setSingleStep(0.1)
+            weight.setValue(out.loss_weight)
+            weight.setFrame(False)
+            weight.valueChanged.connect(self._on_outputs_edited)
+            for col, w in enumerate((name, label, task, act, weight)):
+                self.outputs.setCellWidget(i, col, w)
+        self.remove_output_btn.setEnabled(len(self.head.outputs) > 1)
+
+    # --------------------------------------------------------------- layers
+    @Slot()
+    def add_dense(self) -> None:
+        """Append a Dense layer (128 units, ReLU)."""
+        self._insert(LayerSpec(type="dense", units=128, activation="relu"))
+
+    @Slot()
+    def add_dropout(self) -> None:
+        """Append a Dropout layer (rate 0.2)."""
+        self._insert(LayerSpec(type="dropout", rate=0.2))
+
+    @Slot()
+    def add_batch_norm(self) -> None:
+        """Append a BatchNormalization layer."""
+        self._insert(LayerSpec(type="batch_norm"))
+
+    def _insert(self, layer: LayerSpec) -> None:
+        row = self.layer_list.currentRow()
+        at = row + 1 if row >= 0 else len(self.head.layers)
+        self.head.layers.insert(at, layer)
+        self._fill_layers(select=at)
+        self.edited.emit()
+
+    @Slot()
+    def remove_layer(self) -> None:
+        """Remove the selected layer."""
+        row = self.layer_list.currentRow()
+        if 0 <= row < len(self.head.layers):
+            del self.head.layers[row]
+            self._fill_layers(select=min(row, len(self.head.layers) - 1))
+            self.edited.emit()
+
+    @Slot()
+    def move_up(self) -> None:
+        """Move the selected layer one place up."""
+        self._move(-1)
+
+    @Slot()
+    def move_down(self) -> None:
+        """Move the selected layer one place down."""
+        self._move(1)
+
+    def _move(self, delta: int) -> None:
+        row = self.layer_list.currentRow()
+        to = row + delta
+        layers = self.head.layers
+        if 0 <= row < len(layers) and 0 <= to < len(layers):
+            layers[row], layers[to] = layers[to], layers[row]
+            self._fill_layers(select=to)
+            self.edited.emit()
+
+    @Slot(int)
+    def _show_editor(self, row: int) -> None:
+        has = 0 <= row < len(self.head.layers)
+        for b in (self.up_btn, self.down_btn, self.remove_btn):
+            b.setEnabled(has)
+        if not has:
+            self.editor.setCurrentIndex(0)
+            return
+        layer = self.head.layers[row]
+        self._updating = True
+        try:
+            if layer.type == "dense":
+                self.units.setValue(layer.units)
+                self.activation.setCurrentText(layer.activation)
+                self.l1.setValue(layer.l1)
+                self.l2.setValue(layer.l2)
+                self.editor.setCurrentIndex(1)
+            elif layer.type == "dropout":
+                self.rate.setValue(layer.rate)
+                self.editor.setCurrentIndex(2)
+            else:
+                self.editor.setCurrentIndex(3)
+        finally:
+            self._updating = False
+
+    @Slot()
+    def _on_layer_edited(self) -> None:
+        if self._updating:
+            return
+        self.head.dropout = float(self.input_dropout.value())
+        row = self.layer_list.currentRow()
+        if 0 <= row < len(self.head.layers):
+            layer = self.head.layers[row]
+            if layer.type == "dense":
+                layer.units = int(self.units.value())
+                layer.activation = self.activation.currentText().strip() or "relu"
+                layer.l1 = float(self.l1.value())
+                layer.l2 = float(self.l2.value())
+            elif layer.type == "dropout":
+                layer.rate = float(self.rate.value())
+            self.layer_list.item(row).setText(f"{row + 1}.  {describe_layer(layer)}")
+        self.edited.emit()
+
+    @Slot()
+    def _on_pooling_edited(self) -> None:
+        if self._updating or not self.pooling.currentText():
+            return
+        self.head.pooling = self.pooling.currentText()  # type: ignore[assignment]
+        self.edited.emit()
+
+    # -------------------------------------------------------------- outputs
+    @Slot()
+    def add_output(self) -> None:
+        """Add an output bound to the first column no output uses yet."""
+        used = {o.label_column for o in self.head.outputs}
+        free = [c for c in self.columns if c not in used]
+        names = {o.name for o in self.head.outputs}
+        n = len(self.head.outputs) + 1
+        name = f"output_{n}"
+        while name in names:
+            n += 1
+            name = f"output_{n}"
+        self.head.outputs.append(OutputSpec(name=name, label_column=free[0] if free else None))
+        self._fill_outputs()
+        self.edited.emit()
+
+    @Slot()
+    def remove_output(self) -> None:
+        """Remove the selected output (one always stays)."""
+        row = self.outputs.currentRow()
+        if len(self.head.outputs) <= 1:
+            return
+        if row < 0:
+            row = len(self.head.outputs) - 1
+        del self.head.outputs[row]
+        self._fill_outputs()
+        self.edited.emit()
+
+    @Slot()
+    def _on_outputs_edited(self) -> None:
+        if self._updating:
+            return
+        for i, out in enumerate(self.head.outputs):
+            name = self.outputs.cellWidget(i, 0)
+            label = self.outputs.cellWidget(i, 1)
+            task = self.outputs.cellWidget(i, 2)
+            act = self.outputs.cellWidget(i, 3)
+            weight = self.outputs.cellWidget(i, 4)
+            if None in (name, label, task, act, weight):
+                continue
+            out.name = name.text().strip() or out.name  # type: ignore[union-attr]
+            text = label.currentText()  # type: ignore[union-attr]
+            out.label_column = None if text == DATA_LABEL else text
+            out.task = task.currentText()  # type: ignore[union-attr,assignment]
+            activation = act.currentText()  # type: ignore[union-attr]
+            if out.task == "regression" and activation in ("softmax", "sigmoid"):
+                activation = "auto"
+            if out.task == "classification" and activation == "linear":
+                activation = "auto"
+            out.activation = activation  # type: ignore[assignment]
+            out.loss_weight = float(weight.value())  # type: ignore[union-attr]
+        self.edited.emit()
+
+    def summary_lines(self) -> list[str]:
+        """Return the head as short lines (for the model summary)."""
+        lines = []
+        if self.head.dropout:
+            lines.append(f"Dropout {self.head.dropout:g}")
+        lines += [describe_layer(layer) for layer in self.head.layers]
+        return lines
+
+
+
