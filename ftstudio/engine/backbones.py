@@ -237,7 +237,14 @@ def _resolve_library(spec: BackboneSpec) -> BackboneSpec:
     except ImportError:
         raise BackboneError("the model library is not available in this installation; "
                             "use backbone.path instead") from None
-    resolved = resolve_entry(spec.name)
+    try:
+        resolved = resolve_entry(spec.name)
+    except FtStudioError:
+        bundled = bundled_backbones()
+        key = BUNDLED_ALIASES.get(spec.name.lower(), spec.name.lower())
+        if key not in bundled:
+            raise
+        return _merge(spec, bundled[key])  # a bundled model not (yet) in the library
     if resolved.source == "library":
         raise BackboneError(f"model library entry '{spec.name}' points at another library "
                             f"entry; re-import the model")
@@ -265,6 +272,10 @@ def _norm(name: str) -> str:
 def _applications_table() -> dict[str, str]:
     return {_norm(n): n for n in dir(keras.applications)
             if n[:1].isupper() and callable(getattr(keras.applications, n))}
+
+
+APPLICATIONS: tuple[str, ...] = tuple(sorted(_applications_table().values()))
+"""Every ``keras.applications`` architecture name (``ConvNeXtBase`` ... ``Xception``)."""
 
 
 def applications_name(name: str) -> str | None:

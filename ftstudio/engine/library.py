@@ -949,6 +949,42 @@ def import_path(path: str | Path, name: str | None = None, *, submodel: str | No
     return entry
 
 
+def inspect_path(path: str | Path) -> dict[str, Any]:
+    """Describe an import source without importing it (for the import dialog).
+
+    Returns:
+        ``kind``; for model files and run folders ``submodels`` (name -> its layer names),
+        ``layers`` (top-level layer names) and ``input_shape``; for weights files the matching
+        keras.applications ``candidates``; for folders the ``config`` summary.
+    """
+    src = Path(path).expanduser()
+    kind = detect_kind(src)
+    info: dict[str, Any] = {"kind": kind, "path": str(src), "submodels": {}, "layers": [],
+                            "input_shape": None, "candidates": [], "config": {}}
+    if kind in ("model_file", "run"):
+        model = load_model_safely(src / "model.keras" if kind == "run" else src)
+        import keras
+
+        info["layers"] = [x.name for x in model.layers]
+        info["submodels"] = {x.name: [y.name for y in x.layers] for x in _all_layers(model)
+                             if isinstance(x, keras.Model)}
+        with contextlib.suppress(LibraryError):
+            info["input_shape"] = _model_modality(model)[1]
+    elif kind == "applications_weights":
+        info["candidates"] = [
+            f"{a}({', '.join(f'{k}={v}' for k, v in kw.items())})" + (f" + {c}-class top"
+                                                                     if c else "")
+            for a, kw, c in match_applications_weights(src)]
+    else:
+        with contextlib.suppress(OSError, ValueError):
+            config = json.loads((src / "config.json").read_text(encoding="utf-8"))
+            info["config"] = {k: config[k] for k in ("model_type", "architecture",
+                                                     "registered_name", "architectures",
+                                                     "hidden_size", "num_hidden_layers")
+                              if k in config}
+    return info
+
+
 def _import_model_file(src: Path, name: str, submodel: str | None, cut_layer: str | None,
                        preprocessing: str | None, image_size: list[int] | None,
                        description: str | None, replace: bool, root: str | Path | None,

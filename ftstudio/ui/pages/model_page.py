@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -166,8 +167,8 @@ class ModelPage(QWidget):
         hh = self.tree.header()
         hh.setStretchLastSection(False)
         hh.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_TRAINABLE, 92), (COL_TYPE, 150), (COL_SHAPE, 130),
-                           (COL_PARAMS, 90)):
+        for col, width in ((COL_TRAINABLE, 84), (COL_TYPE, 112), (COL_SHAPE, 100),
+                           (COL_PARAMS, 76)):
             hh.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.tree.setColumnWidth(col, width)
         self.freeze_all_btn = QPushButton("Freeze all")
@@ -208,29 +209,34 @@ class ModelPage(QWidget):
 
         # ---- head + summary
         self.head_builder = HeadBuilder()
-        head_card = Card("Head")
-        head_card.body.addWidget(self.head_builder)
         self.summary = QLabel("")
         self.summary.setObjectName("modelSummary")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.keras_summary_btn = QPushButton("Full layer summary…")
         self.keras_summary_btn.clicked.connect(self.show_full_summary)
-        summary_card = Card("Summary")
-        summary_card.body.addWidget(self.summary)
-        summary_card.body.addWidget(self.keras_summary_btn, 0, Qt.AlignmentFlag.AlignLeft)
-        right = QWidget()
-        right_lay = QVBoxLayout(right)
-        right_lay.setContentsMargins(0, 0, 4, 0)
-        right_lay.setSpacing(10)
-        right_lay.addWidget(head_card)
-        right_lay.addWidget(summary_card)
-        right_lay.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(right)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(400)
+        head_box = QWidget()
+        head_lay = QVBoxLayout(head_box)
+        head_lay.setContentsMargins(10, 8, 10, 8)
+        head_lay.addWidget(self.head_builder)
+        head_lay.addStretch(1)
+        head_scroll = QScrollArea()
+        head_scroll.setWidgetResizable(True)
+        head_scroll.setWidget(head_box)
+        head_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        head_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        summary_box = QWidget()
+        summary_lay = QVBoxLayout(summary_box)
+        summary_lay.setContentsMargins(12, 10, 12, 10)
+        summary_lay.addWidget(self.summary)
+        summary_lay.addWidget(self.keras_summary_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        summary_lay.addStretch(1)
+        self.right_tabs = QTabWidget()
+        self.right_tabs.setObjectName("modelTabs")
+        self.right_tabs.addTab(head_scroll, "Head")
+        self.right_tabs.addTab(summary_box, "Summary")
+        self.right_tabs.setMinimumWidth(480)
+        scroll = self.right_tabs
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(tree_card)
@@ -238,7 +244,7 @@ class ModelPage(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([600, 430])
+        splitter.setSizes([560, 500])
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(20, 16, 20, 16)

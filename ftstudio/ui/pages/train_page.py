@@ -35,7 +35,7 @@ from ftstudio.bridge import engine_calls
 from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
 from ftstudio.bridge.qt_reporter import QtReporter
 from ftstudio.bridge.types import TrainOutcome
-from ftstudio.spec import ExperimentSpec
+from ftstudio.spec import ExperimentSpec, TrainSpec
 from ftstudio.ui.project import Project
 from ftstudio.ui.widgets.charts import TrainCharts
 from ftstudio.ui.widgets.common import Card, PageHeader, SciSpinBox
@@ -123,6 +123,7 @@ class TrainPage(QWidget):
         self._stop_requested = False
         self.warnings_seen: list[str] = []
         self.batches_received = 0
+        self._auto_settings: dict[str, Any] | None = None
 
         self.header = PageHeader("Train", "Set how the model learns, press Start, and watch it "
                                           "learn. Stop keeps the best weights so far.")
@@ -393,8 +394,18 @@ class TrainPage(QWidget):
         self._update_visibility()
         self.project.touch("training")
 
+    def _untouched(self) -> bool:
+        """Tell whether the training settings are the defaults or our last recommendation."""
+        t = self.project.spec.training
+        f = self.project.spec.freeze
+        current = {k: getattr(t, k) for k in vars(TrainSpec())}
+        current["head_first_epochs"] = f.head_first_epochs
+        default = {k: getattr(TrainSpec(), k) for k in vars(TrainSpec())}
+        default["head_first_epochs"] = 0
+        return current in (default, self._auto_settings)
+
     @Slot()
-    def apply_recommended(self) -> None:
+    def apply_recommended(self, quiet: bool = False) -> None:
         """Fill the form with :func:`recommended_training` for this project."""
         rec = recommended_training(self.project.spec)
         t = self.project.spec.training
@@ -408,10 +419,18 @@ class TrainPage(QWidget):
             f.head_first_epochs = 0
         self.refresh_from_spec()
         self.project.touch("training")
-        self.append_log(f"Using recommended settings: {rec}")
+        self._auto_settings = {k: getattr(t, k) for k in vars(TrainSpec())}
+        self._auto_settings["head_first_epochs"] = f.head_first_epochs
+        shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in rec.items())
+        self.statusMessage.emit(f"Training settings set for {self.project.spec.modality} data"
+                                if quiet else "Using the recommended training settings")
+        self.lr_hint.setToolTip(f"Recommended: {shown}")
 
     @Slot(str)
     def _on_project_changed(self, section: str) -> None:
+        if section in ("data", "backbone") and self.project.dirty and self._untouched() \
+                and (self.project.spec.data.path or self.project.spec.data.image_dir):
+            self.apply_recommended(quiet=True)
         if section in ("data", "backbone", "freeze"):
             self._update_visibility()
 

@@ -174,7 +174,7 @@ class TrainCharts(QWidget):
         self.c_metric = curve(self.metric_plot, TRAIN_COLOR, "train", symbol="o")
         self.c_val_metric = curve(self.metric_plot, VAL_COLOR, "validation", symbol="o")
         self.c_lr = curve(self.lr_plot, "#2ca58d", None, 2.0)
-        self.lr_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
+        self.lr_plot.getPlotItem().setLabel("left", "lr")
 
         self._dirty = False
         self.redraws = 0
@@ -270,8 +270,19 @@ class TrainCharts(QWidget):
         self.c_batch_raw.setData(*_finite(self.batch_raw))
         self.c_batch_smooth.setData(*_finite(self.batch_smooth))
         self.c_lr.setData(*_finite(self.lr))
+        lr_x, lr_y = _finite(self.lr)
+        if len(lr_y):
+            top = float(lr_y.max())
+            self.lr_plot.getPlotItem().setYRange(0, top * 1.15 if top > 0 else 1, padding=0)
         self.c_loss.setData(*_finite(self.loss))
         self.c_val_loss.setData(*_finite(self.val_loss))
+        n_epochs = len(self.loss)
+        for plot in (self.loss_plot, self.metric_plot):
+            axis = plot.getPlotItem().getAxis("bottom")
+            if 0 < n_epochs <= 12:
+                axis.setTickSpacing(major=1, minor=1)
+            else:
+                axis.setTickSpacing()
         self.c_metric.setData(*_finite(self.metric_series))
         self.c_val_metric.setData(*_finite(self.val_metric_series))
 

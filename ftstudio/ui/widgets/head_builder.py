@@ -8,7 +8,7 @@ column with its task, activation and loss weight.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -40,7 +40,7 @@ POOLINGS = {
     "tabular": ["auto"],
     "": ["auto", "pooled", "cls", "mean", "avg", "max", "flatten"],
 }
-DATA_LABEL = "(data label column)"
+DATA_LABEL = "(data label)"
 
 
 def describe_layer(layer: LayerSpec) -> str:
@@ -88,8 +88,8 @@ class HeadBuilder(QWidget):
         # ---- layers
         self.layer_list = QListWidget()
         self.layer_list.setObjectName("headLayers")
-        self.layer_list.setMinimumHeight(84)
-        self.layer_list.setMaximumHeight(120)
+        self.layer_list.setMinimumHeight(70)
+        self.layer_list.setMaximumHeight(104)
         self.add_dense_btn = QPushButton("+ Dense")
         self.add_dropout_btn = QPushButton("+ Dropout")
         self.add_bn_btn = QPushButton("+ BatchNorm")
@@ -166,8 +166,11 @@ class HeadBuilder(QWidget):
         self.outputs.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.outputs.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.outputs.horizontalHeader()
-        hh.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        hh.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 84), (2, 124), (3, 80), (4, 62)):
+            self.outputs.setColumnWidth(col, width)
+        self.outputs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.outputs.setMinimumHeight(70)
         self.outputs.setMaximumHeight(130)
         self.add_output_btn = QPushButton("+ Output")

@@ -26,7 +26,7 @@ __all__ = ["COLUMNS", "LayerTreeModel", "format_params"]
 
 COLUMNS = ("Layer", "Trainable", "Type", "Output shape", "Params")
 COL_NAME, COL_TRAINABLE, COL_TYPE, COL_SHAPE, COL_PARAMS = range(5)
-HEAD_GROUP = "Head (always trained)"
+HEAD_GROUP = "Head"
 
 _Index = QModelIndex | QPersistentModelIndex
 

@@ -1,0 +1,547 @@
+"""Pretrain page: learn a backbone from unlabelled data with an autoencoder.
+
+The form edits a :class:`~ftstudio.spec.PretrainSpec`; Start runs it in a
+:class:`~ftstudio.bridge.library_workers.PretrainWorker` on a QThread. The reconstruction loss
+is drawn live (curves created once, redrawn on a timer), and for images a strip of originals
+(top) over reconstructions (bottom) refreshes after every epoch. The encoder lands in the
+model library under the chosen name. The page never imports the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ftstudio.bridge.library_workers import PretrainWorker, start_worker, stop_thread
+from ftstudio.errors import FtStudioError
+from ftstudio.spec import DataSpec, PretrainSpec
+
+__all__ = ["PretrainPage"]
+
+
+def _parse_ints(text: str) -> list[int]:
+    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise FtStudioError(f"encoder sizes must be whole numbers separated by commas, "
+                            f"got '{text}'") from None
+
+
+class PretrainPage(QWidget):
+    """Autoencoder pretraining: unlabelled data in, a library backbone out.
+
+    Signals:
+        pretrainFinished(dict): the worker's result (``entry_name``, ``history``, …) once the
+            encoder is in the library (the library page refreshes on it).
+        runningChanged(bool): training started / ended.
+    """
+
+    pretrainFinished = Signal(dict)  # noqa: N815
+    runningChanged = Signal(bool)  # noqa: N815
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._worker: PretrainWorker | None = None
+        self._thread: QThread | None = None
+        self._steps_per_epoch = 1
+        self._batch_x: list[float] = []
+        self._batch_y: list[float] = []
+        self._epoch_x: list[float] = []
+        self._epoch_y: list[float] = []
+        self._val_x: list[float] = []
+        self._val_y: list[float] = []
+        self._dirty = False
+        self._last_error = ""
+        self._last_result: dict[str, Any] | None = None
+        self._spec_path: Path | None = None
+
+        title = QLabel("Pretrain a backbone")
+        title.setObjectName("pageTitle")
+        subtitle = QLabel("Train an autoencoder on rows without labels (a numeric CSV or a "
+                          "folder of images); its encoder is saved to the model library, ready "
+                          "to fine-tune with few labels.")
+        subtitle.setObjectName("pageSubtitle")
+        subtitle.setWordWrap(True)
+
+        # ---- data
+        data_box = QGroupBox("Unlabelled data")
+        data_form = QFormLayout(data_box)
+        self.source_kind = QComboBox()
+        self.source_kind.addItem("Images (folder)", "image")
+        self.source_kind.addItem("Numeric CSV", "tabular")
+        data_form.addRow("Kind:", self.source_kind)
+        path_row = QHBoxLayout()
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("image folder (flat or with sub-folders) or CSV file")
+        self.browse_button = QPushButton("Browse…")
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(self.browse_button)
+        data_form.addRow("Path:", path_row)
+        self.columns_edit = QLineEdit()
+        self.columns_edit.setPlaceholderText("all numeric columns")
+        data_form.addRow("Feature columns:", self.columns_edit)
+        self.label_edit = QLineEdit()
+        self.label_edit.setPlaceholderText("(none) — a label column to leave out")
+        data_form.addRow("Ignore column:", self.label_edit)
+        size_row = QHBoxLayout()
+        self.height_spin = QSpinBox()
+        self.width_spin = QSpinBox()
+        for spin in (self.height_spin, self.width_spin):
+            spin.setRange(4, 1024)
+            spin.setValue(32)
+        self.channels_combo = QComboBox()
+        self.channels_combo.addItem("RGB", 3)
+        self.channels_combo.addItem("Gray", 1)
+        size_row.addWidget(self.height_spin)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.width_spin)
+        size_row.addWidget(self.channels_combo)
+        data_form.addRow("Image size:", size_row)
+
+        # ---- model
+        model_box = QGroupBox("Autoencoder")
+        model_form = QFormLayout(model_box)
+        self.kind_combo = QComboBox()
+        for text, value in (("Automatic", "auto"), ("Dense (numeric)", "dense"),
+                            ("Convolutional (images)", "conv")):
+            self.kind_combo.addItem(text, value)
+        model_form.addRow("Kind:", self.kind_combo)
+        self.units_edit = QLineEdit("64, 32")
+        self.units_edit.setToolTip("Dense: units per encoder layer. Conv: filters per block "
+                                   "(each block halves the image size)")
+        model_form.addRow("Encoder sizes:", self.units_edit)
+        self.latent_spin = QSpinBox()
+        self.latent_spin.setRange(0, 4096)
+        self.latent_spin.setValue(16)
+        self.latent_spin.setToolTip("Dense: code size. Conv: 1x1 bottleneck channels (0 = none)")
+        model_form.addRow("Latent size:", self.latent_spin)
+        noise_row = QHBoxLayout()
+        self.noise_spin = QDoubleSpinBox()
+        self.noise_spin.setRange(0.0, 5.0)
+        self.noise_spin.setSingleStep(0.05)
+        self.noise_spin.setDecimals(3)
+        self.noise_type = QComboBox()
+        self.noise_type.addItem("Gaussian noise (std)", "gaussian")
+        self.noise_type.addItem("Masking (drop fraction)", "dropout")
+        noise_row.addWidget(self.noise_spin)
+        noise_row.addWidget(self.noise_type, 1)
+        model_form.addRow("Denoising:", noise_row)
+
+        # ---- training
+        train_box = QGroupBox("Training")
+        train_form = QFormLayout(train_box)
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 10000)
+        self.epochs_spin.setValue(20)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 65536)
+        self.batch_spin.setValue(32)
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(6)
+        self.lr_spin.setRange(1e-6, 1.0)
+        self.lr_spin.setSingleStep(1e-4)
+        self.lr_spin.setValue(1e-3)
+        self.val_spin = QDoubleSpinBox()
+        self.val_spin.setRange(0.0, 0.5)
+        self.val_spin.setSingleStep(0.05)
+        self.val_spin.setValue(0.1)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setValue(42)
+        self.name_edit = QLineEdit("my-encoder")
+        self.replace_check = QCheckBox("Replace an existing model of that name")
+        train_form.addRow("Epochs:", self.epochs_spin)
+        train_form.addRow("Batch size:", self.batch_spin)
+        train_form.addRow("Learning rate:", self.lr_spin)
+        train_form.addRow("Validation fraction:", self.val_spin)
+        train_form.addRow("Seed:", self.seed_spin)
+        train_form.addRow("Save encoder as:", self.name_edit)
+        train_form.addRow("", self.replace_check)
+
+        self.start_button = QPushButton("Start pretraining")
+        self.start_button.setObjectName("primaryButton")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.load_button = QPushButton("Open spec…")
+        self.save_button = QPushButton("Save spec…")
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.stop_button, self.load_button, self.save_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+
+        left = QVBoxLayout()
+        left.addWidget(data_box)
+        left.addWidget(model_box)
+        left.addWidget(train_box)
+        left.addLayout(buttons)
+        left.addStretch(1)
+
+        # ---- live view
+        pg.setConfigOptions(antialias=True)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("w")
+        item = self.plot.getPlotItem()
+        item.setTitle("Reconstruction loss (MSE)")
+        item.setLabel("bottom", "epoch")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.addLegend(offset=(-10, 10))
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        self.plot.setMinimumHeight(180)
+        self.batch_curve = self.plot.plot(name="train (batches)",
+                                          pen=pg.mkPen("#9db4f7", width=1))
+        self.train_curve = self.plot.plot(name="train", pen=pg.mkPen("#3b6cf6", width=2),
+                                          symbol="o", symbolSize=5, symbolBrush="#3b6cf6")
+        self.val_curve = self.plot.plot(name="validation", pen=pg.mkPen("#f28e2b", width=2),
+                                        symbol="o", symbolSize=5, symbolBrush="#f28e2b")
+        for curve in (self.batch_curve, self.train_curve, self.val_curve):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        self.preview_title = QLabel("Originals (top) and reconstructions (bottom)")
+        self.preview_label = QLabel("The image strip appears after the first epoch "
+                                    "(image data only).")
+        self.preview_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview_label.setMinimumHeight(120)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        right = QVBoxLayout()
+        right.addWidget(self.plot, 2)
+        right.addWidget(self.preview_title)
+        right.addWidget(self.preview_label, 1)
+        right.addWidget(self.progress)
+        right.addWidget(self.status_label)
+
+        body = QHBoxLayout()
+        body.addLayout(left, 2)
+        body.addLayout(right, 3)
+        lay = QVBoxLayout(self)
+        lay.addWidget(title)
+        lay.addWidget(subtitle)
+        lay.addLayout(body, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(150)
+        self._timer.timeout.connect(self._redraw)
+
+        self.source_kind.currentIndexChanged.connect(self._kind_changed)
+        self.browse_button.clicked.connect(self._browse)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.load_button.clicked.connect(self._open_spec)
+        self.save_button.clicked.connect(self._save_spec)
+        self._kind_changed()
+
+    # ------------------------------------------------------------------ spec <-> form
+    def spec(self) -> PretrainSpec:
+        """Return the form as a validated spec.
+
+        Raises:
+            FtStudioError: a field is invalid (the message names it).
+        """
+        image = self.source_kind.currentData() == "image"
+        path = self.path_edit.text().strip()
+        if not path:
+            raise FtStudioError("choose the unlabelled data: an image folder or a numeric CSV")
+        columns = [c.strip() for c in self.columns_edit.text().split(",") if c.strip()]
+        data = DataSpec(image_dir=path) if image else DataSpec(
+            path=path, feature_columns=columns or None,
+            label_column=self.label_edit.text().strip() or None)
+        spec = PretrainSpec(
+            name=self.name_edit.text().strip() or "pretrain", data=data,
+            kind=self.kind_combo.currentData(), encoder_units=_parse_ints(self.units_edit.text()),
+            latent_dim=self.latent_spin.value(), noise=self.noise_spin.value(),
+            noise_type=self.noise_type.currentData(),
+            image_size=[self.height_spin.value(), self.width_spin.value()],
+            channels=int(self.channels_combo.currentData()), epochs=self.epochs_spin.value(),
+            batch_size=self.batch_spin.value(), learning_rate=self.lr_spin.value(),
+            val_fraction=self.val_spin.value(), seed=self.seed_spin.value(),
+            save_as=self.name_edit.text().strip())
+        spec.validate()
+        return spec
+
+    def set_spec(self, spec: PretrainSpec) -> None:
+        """Fill the form from a spec."""
+        image = bool(spec.data.image_dir)
+        self.source_kind.setCurrentIndex(0 if image else 1)
+        self.path_edit.setText(spec.data.image_dir or spec.data.path or "")
+        self.columns_edit.setText(", ".join(spec.data.feature_columns or []))
+        self.label_edit.setText(spec.data.label_column or "")
+        self.kind_combo.setCurrentIndex(max(0, self.kind_combo.findData(spec.kind)))
+        self.units_edit.setText(", ".join(str(u) for u in spec.encoder_units))
+        self.latent_spin.setValue(spec.latent_dim)
+        self.noise_spin.setValue(spec.noise)
+        self.noise_type.setCurrentIndex(max(0, self.noise_type.findData(spec.noise_type)))
+        self.height_spin.setValue(spec.image_size[0])
+        self.width_spin.setValue(spec.image_size[1])
+        self.channels_combo.setCurrentIndex(max(0, self.channels_combo.findData(spec.channels)))
+        self.epochs_spin.setValue(spec.epochs)
+        self.batch_spin.setValue(spec.batch_size)
+        self.lr_spin.setValue(spec.learning_rate)
+        self.val_spin.setValue(spec.val_fraction)
+        self.seed_spin.setValue(spec.seed)
+        self.name_edit.setText(spec.save_as)
+        self._kind_changed()
+
+    @Slot()
+    def _kind_changed(self) -> None:
+        image = self.source_kind.currentData() == "image"
+        for w in (self.height_spin, self.width_spin, self.channels_combo):
+            w.setEnabled(image)
+        for w in (self.columns_edit, self.label_edit):
+            w.setEnabled(not image)
+
+    @Slot()
+    def _browse(self) -> None:
+        if self.source_kind.currentData() == "image":
+            path = QFileDialog.getExistingDirectory(self, "Folder of unlabelled images")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Numeric CSV", "",
+                                                  "CSV files (*.csv *.tsv *.txt);;All (*)")
+        if path:
+            self.path_edit.setText(path)
+
+    @Slot()
+    def _open_spec(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a pretraining spec", "",
+                                              "JSON (*.json)")
+        if path:
+            self.load_spec_file(path)
+
+    def load_spec_file(self, path: str | Path) -> bool:
+        """Load a spec file into the form; False (and a message) when it is invalid."""
+        try:
+            self.set_spec(PretrainSpec.load(path))
+        except FtStudioError as exc:
+            self._set_status(f"Error: {exc}")
+            return False
+        self._spec_path = Path(path)
+        self._set_status(f"Loaded {Path(path).name}")
+        return True
+
+    @Slot()
+    def _save_spec(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the pretraining spec",
+                                              "pretrain.json", "JSON (*.json)")
+        if path:
+            try:
+                self.spec().save(path)
+            except FtStudioError as exc:
+                self._set_status(f"Error: {exc}")
+                return
+            self._set_status(f"Saved {Path(path).name}")
+
+    # ------------------------------------------------------------------ running
+    def is_running(self) -> bool:
+        """Return True while pretraining runs."""
+        return self._worker is not None
+
+    @property
+    def last_error(self) -> str:
+        """The message of the last failure ("" after a success)."""
+        return self._last_error
+
+    @property
+    def last_result(self) -> dict[str, Any] | None:
+        """The last finished result (``entry_name``, ``history``, ``preview_path`` …)."""
+        return self._last_result
+
+    def curve_data(self) -> dict[str, tuple[list[float], list[float]]]:
+        """Return the points drawn so far: ``batches``, ``train`` and ``val`` (x, y) lists."""
+        return {"batches": (list(self._batch_x), list(self._batch_y)),
+                "train": (list(self._epoch_x), list(self._epoch_y)),
+                "val": (list(self._val_x), list(self._val_y))}
+
+    @Slot()
+    def start(self) -> bool:
+        """Validate the form and start pretraining; False (with a message) when invalid."""
+        if self.is_running():
+            return False
+        try:
+            spec = self.spec()
+        except FtStudioError as exc:
+            self._last_error = str(exc)
+            self._set_status(f"Error: {exc}")
+            return False
+        self._last_error = ""
+        self._clear_chart()
+        worker = PretrainWorker(spec.to_json(), replace=self.replace_check.isChecked())
+        worker.status.connect(self._on_status)
+        worker.warning.connect(self._on_warning)
+        worker.progress.connect(self._on_progress)
+        worker.train_begin.connect(self._on_train_begin)
+        worker.batch_end.connect(self._on_batch_end)
+        worker.epoch_end.connect(self._on_epoch_end)
+        worker.preview.connect(self._on_preview)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.stopped.connect(self._on_stopped)
+        self._worker = worker
+        self._set_running(True)
+        self._thread = start_worker(worker, self)
+        self._thread.finished.connect(self._on_thread_finished)
+        self._timer.start()
+        self._set_status(f"Starting: {spec.resolved_kind} autoencoder → library model "
+                         f"'{spec.save_as}'…")
+        return True
+
+    @Slot()
+    def stop(self) -> None:
+        """Ask the running pretraining to stop after the current batch."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._set_status("Stopping after this batch…")
+
+    def shutdown(self) -> None:
+        """Stop the pretraining and wait for its thread (call before closing)."""
+        self._timer.stop()
+        stop_thread(self._worker, self._thread)
+        self._worker = None
+        self._thread = None
+
+    def closeEvent(self, event: Any) -> None:  # noqa: D102, N802
+        self.shutdown()
+        super().closeEvent(event)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        for w in (self.load_button, self.save_button):
+            w.setEnabled(not running)
+        self.runningChanged.emit(running)
+
+    def _set_status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def _clear_chart(self) -> None:
+        for buf in (self._batch_x, self._batch_y, self._epoch_x, self._epoch_y, self._val_x,
+                    self._val_y):
+            buf.clear()
+        self._dirty = True
+        self._redraw()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+
+    @Slot()
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.batch_curve.setData(np.asarray(self._batch_x, float), np.asarray(self._batch_y, float))
+        self.train_curve.setData(np.asarray(self._epoch_x, float), np.asarray(self._epoch_y, float))
+        self.val_curve.setData(np.asarray(self._val_x, float), np.asarray(self._val_y, float))
+
+    @Slot(str)
+    def _on_status(self, text: str) -> None:
+        self._set_status(text)
+
+    @Slot(str)
+    def _on_warning(self, text: str) -> None:
+        self._set_status(f"⚠ {text}")
+
+    @Slot(float, float)
+    def _on_progress(self, done: float, total: float) -> None:
+        if total > 0 and not self._epoch_x and not self._batch_x:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * min(done / total, 1.0)))
+
+    @Slot(object)
+    def _on_train_begin(self, info: dict[str, Any]) -> None:
+        self._steps_per_epoch = max(1, int(info.get("steps_per_epoch", 1)))
+        total = int(info.get("epochs", 1)) * self._steps_per_epoch
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(0)
+        self._set_status(f"Pretraining on {info.get('train_samples')} examples "
+                         f"({info.get('val_samples', 0)} held out for validation)…")
+
+    @Slot(int, object)
+    def _on_batch_end(self, step: int, logs: dict[str, float]) -> None:
+        loss = float(logs.get("loss", math.nan))
+        if math.isfinite(loss):
+            self._batch_x.append(step / self._steps_per_epoch)
+            self._batch_y.append(loss)
+            self._dirty = True
+        self.progress.setValue(min(step, self.progress.maximum()))
+
+    @Slot(int, object)
+    def _on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if "loss" in logs:
+            self._epoch_x.append(float(epoch))
+            self._epoch_y.append(float(logs["loss"]))
+        if "val_loss" in logs:
+            self._val_x.append(float(epoch))
+            self._val_y.append(float(logs["val_loss"]))
+        self._dirty = True
+        self.progress.setValue(min(epoch * self._steps_per_epoch, self.progress.maximum()))
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss"))
+        self._set_status(f"Epoch {epoch}: {shown}")
+
+    @Slot(str)
+    def _on_preview(self, path: str) -> None:
+        pixmap = QPixmap(path)
+        if pixmap.isNull():
+            return
+        width = max(self.preview_label.width() - 8, 200)
+        if pixmap.width() > width:
+            pixmap = pixmap.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
+        self.preview_label.setPixmap(pixmap)
+
+    @Slot(object)
+    def _on_finished(self, result: dict[str, Any]) -> None:
+        self._last_result = result
+        last = result["history"][-1] if result.get("history") else {}
+        stopped = " (stopped early)" if result.get("stopped_by_user") else ""
+        self._set_status(f"Saved the encoder to the library as '{result['entry_name']}'"
+                         f"{stopped}: final loss {last.get('loss', math.nan):.4g}. Use it with "
+                         f"backbone source \"library\", name \"{result['entry_name']}\".")
+        if result.get("preview_path"):
+            self._on_preview(result["preview_path"])
+        self.pretrainFinished.emit(dict(result))
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._last_error = message
+        self._set_status(f"Error: {message}")
+
+    @Slot()
+    def _on_stopped(self) -> None:
+        self._set_status("Stopped before the first epoch ended; nothing was saved.")
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        self._timer.stop()
+        self._dirty = True
+        self._redraw()
+        worker, thread = self._worker, self._thread
+        self._worker = None
+        self._thread = None
+        if worker is not None:
+            worker.deleteLater()
+        if thread is not None:
+            thread.deleteLater()
+        self._set_running(False)
