@@ -33,6 +33,29 @@ def _quiet_tensorflow(debug: bool) -> None:
         warnings.filterwarnings("ignore")
 
 
+def import_tensorflow_quietly(debug: bool = False) -> None:
+    """Import TensorFlow with its C++ start-up log lines (oneDNN, CUDA probing) hidden.
+
+    TensorFlow writes them to file descriptor 2 before any Python setting applies, so the
+    descriptor is pointed at /dev/null for the import only. ``--debug`` keeps them.
+    """
+    if debug or "tensorflow" in sys.modules:
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # pragma: no cover - no stderr descriptor (frozen GUI app)
+        import tensorflow  # noqa: F401
+        return
+    try:
+        sys.stderr.flush()
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _print_metrics(metrics: dict[str, float], out: Any = None) -> None:
     out = out or sys.stdout
     for key in sorted(metrics):
@@ -154,12 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-root", help="where the run folder goes")
     p.set_defaults(func=cmd_demo)
 
-    try:
-        from ftstudio.cli_library import add_parsers
-    except ImportError:  # pragma: no cover - the library commands are optional
-        pass
-    else:
-        add_parsers(sub)
+    from ftstudio.cli_library import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -172,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     _quiet_tensorflow(args.debug)
     try:
+        if getattr(args, "needs_tensorflow", True):
+            import_tensorflow_quietly(args.debug)
         return int(args.func(args) or 0)
     except FtStudioError as exc:
         if args.debug:

@@ -30,12 +30,12 @@ def add_parsers(subparsers: Any) -> None:
         "models", help="the offline model library (list, import, verify, remove, download)",
         description="Manage the local model library. Every operation works offline except "
                     "'download', which uses the network.")
-    models.set_defaults(func=_help_of(models))
+    models.set_defaults(func=_help_of(models), needs_tensorflow=False)
     actions = models.add_subparsers(dest="models_action", metavar="ACTION")
 
     p = actions.add_parser("list", help="list the library's models")
     p.add_argument("--json", action="store_true", help="print the entries as JSON")
-    p.set_defaults(func=cmd_list)
+    p.set_defaults(func=cmd_list, needs_tensorflow=False)
 
     p = actions.add_parser(
         "import", help="import a model file or folder into the library",
@@ -61,11 +61,11 @@ def add_parsers(subparsers: Any) -> None:
 
     p = actions.add_parser("verify", help="check the files against their recorded sha256")
     p.add_argument("name", nargs="?", help="entry to check (default: all)")
-    p.set_defaults(func=cmd_verify)
+    p.set_defaults(func=cmd_verify, needs_tensorflow=False)
 
     p = actions.add_parser("remove", help="delete a model from the library")
     p.add_argument("name")
-    p.set_defaults(func=cmd_remove)
+    p.set_defaults(func=cmd_remove, needs_tensorflow=False)
 
     p = actions.add_parser("install-defaults",
                            help="register the bundled MiniLM (text) and MobileNetV2 (image) "

@@ -156,10 +156,11 @@ class JobRunner(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
+        was_busy = self.busy
         for key, (thread, _job) in list(self._threads.items()):
             if thread.isFinished():
                 del self._threads[key]
-        if not self._threads:
+        if was_busy and not self._threads:
             self.busyChanged.emit(False)
 
     def wait_all(self, timeout_ms: int = 60_000) -> bool:

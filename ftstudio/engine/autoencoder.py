@@ -116,10 +116,14 @@ def load_unlabelled(spec: PretrainSpec, reporter: Reporter | None = None) -> Unl
     path = Path(spec.data.path or "")
     reporter.status(f"Reading {path.name}…")
     frame, warnings = _read_csv(path, spec.data.encoding, spec.data.delimiter)
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    def numeric(column: Any) -> bool:
+        return is_numeric_dtype(frame[column]) and not is_bool_dtype(frame[column])
+
     columns = spec.data.feature_columns
     if columns is None:
-        columns = [c for c in frame.columns
-                   if c != spec.data.label_column and np.issubdtype(frame[c].dtype, np.number)]
+        columns = [c for c in frame.columns if c != spec.data.label_column and numeric(c)]
         if not columns:
             raise DataError(f"{path.name} has no numeric columns; columns are: "
                             f"{', '.join(map(str, frame.columns))}")
@@ -127,7 +131,7 @@ def load_unlabelled(spec: PretrainSpec, reporter: Reporter | None = None) -> Unl
     if missing:
         raise DataError(f"column(s) {', '.join(missing)} not in {path.name}; columns are: "
                         f"{', '.join(map(str, frame.columns))}")
-    bad = [c for c in columns if not np.issubdtype(frame[c].dtype, np.number)]
+    bad = [c for c in columns if not numeric(c)]
     if bad:
         raise DataError(f"column(s) {', '.join(bad)} of {path.name} are not numeric; "
                         f"list only numeric columns in data.feature_columns")
@@ -350,7 +354,8 @@ def pretrain_arrays(x: np.ndarray, spec: PretrainSpec, reporter: Reporter | None
             "kind": spec.resolved_kind}
     preview_fn = None
     if preview_path is not None and x.ndim == 4:
-        sample = (x_val if len(x_val) else x_train)[:PREVIEW_COUNT]
+        sample = np.concatenate([x_val[:PREVIEW_COUNT], x_train[:PREVIEW_COUNT]])[
+            :PREVIEW_COUNT]
 
         def preview_fn(epoch: int) -> None:
             recon = np.asarray(autoencoder.predict(sample, verbose=0))

@@ -761,13 +761,26 @@ def select_backbone(model: Any, submodel: str | None = None,
             raise LibraryError(f"no layer '{cut_layer}' in {base.name!r}; its last layers: "
                                f"{shown}")
         try:
-            base = keras.Model(base.inputs, layer.output, name=suggest_name(
+            base = keras.Model(base.inputs, _output_in(base, layer), name=suggest_name(
                 f"{base.name}_to_{cut_layer}").replace(".", "_"))
         except Exception as exc:
             raise LibraryError(f"cannot cut {base.name!r} at '{cut_layer}' ({exc}); pick a "
                                f"layer of the main path (ftstudio models import --help)") \
                 from None
     return base
+
+
+def _output_in(model: Any, layer: Any) -> Any:
+    """Return ``layer``'s output tensor in ``model``'s graph.
+
+    A nested model's own ``output`` belongs to its inner graph, so look up the outer node.
+    """
+    for nodes in getattr(model, "_nodes_by_depth", {}).values():
+        for node in nodes:
+            if node.operation is layer:
+                out = node.output_tensors
+                return out[0] if len(out) == 1 else out
+    return layer.output
 
 
 def _model_modality(model: Any) -> tuple[str, list[int | None]]:
@@ -1605,7 +1618,8 @@ def download_applications(arch: str, name: str | None = None, alpha: float | Non
         reporter.status(f"Network use: downloading {arch} ImageNet weights…")
         with _intercept_keras_downloads(Path(tmp), reporter) as fetched:
             try:
-                fn(include_top=False, weights="imagenet", **kwargs)
+                size = _APPS_DEFAULT_SIZE.get(arch, 224)
+                fn(include_top=False, weights="imagenet", input_shape=(size, size, 3), **kwargs)
             except LibraryError:
                 raise
             except ValueError as exc:

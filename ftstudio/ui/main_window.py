@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -88,7 +89,9 @@ class MainWindow(QMainWindow):
         }
         titles = {"data": "Data", "model": "Model", "train": "Train", "evaluate": "Evaluate",
                   "runs": "Runs"}
+        self.optional_pages: dict[str, QWidget] = {}
         for key, title, page in self._optional_pages():
+            self.optional_pages[key] = page
             self.pages[key] = page
             titles[key] = title
 
@@ -105,7 +108,15 @@ class MainWindow(QMainWindow):
             item.setSizeHint(QSize(150, 40))
             self.sidebar.addItem(item)
             page.setObjectName(page.objectName() or f"{key}Page")
-            self.stack.addWidget(page)
+            if key in self.optional_pages:
+                # another team's page: scroll rather than let it force the window's size
+                holder = QScrollArea()
+                holder.setWidgetResizable(True)
+                holder.setFrameShape(QScrollArea.Shape.NoFrame)
+                holder.setWidget(page)
+                self.stack.addWidget(holder)
+            else:
+                self.stack.addWidget(page)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         brand = QLabel("Fine-Tuning Studio")
         brand.setObjectName("brand")
@@ -154,7 +165,7 @@ class MainWindow(QMainWindow):
             except (ImportError, AttributeError):
                 continue
             page = None
-            for args in ((self.project, self.runner), (self.runner,), ()):
+            for args in ((), (self.project, self.runner)):
                 try:
                     page = cls(*args)
                     break
@@ -220,6 +231,14 @@ class MainWindow(QMainWindow):
         self.train_page.showEvaluation.connect(self._on_show_evaluation)
         self.runs_page.runOpened.connect(self._on_run_opened)
         self.runs_page.specRequested.connect(self._on_spec_requested)
+        library = self.optional_pages.get("library")
+        entries = getattr(library, "entriesChanged", None)
+        if entries is not None:
+            entries.connect(self.model_page.set_library_entries)
+            try:
+                self.model_page.set_library_entries(list(library.entries()))  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - the list arrives with the next refresh anyway
+                pass
 
     # ================================================================ engine
     @Slot()

@@ -65,7 +65,10 @@ NO_BACKBONE = BackboneChoice(label="No backbone — an MLP on the numeric featur
                              source="none", modality="tabular",
                              description="Tabular data: the head layers learn from the "
                                          "numeric columns directly.", group="Tabular")
-CUSTOM_KEY = "__custom__"
+AUTO_BACKBONE = BackboneChoice(label="Automatic — the bundled model for your data",
+                               source="auto", group="Bundled",
+                               description="Text: MiniLM; images: MobileNetV2 (both bundled, "
+                                           "offline).")
 
 
 def friendly_choices(choices: list[BackboneChoice]) -> list[BackboneChoice]:
@@ -85,6 +88,8 @@ def same_backbone(choice: BackboneChoice, source: str, name: str | None,
     """Whether a picker entry is the spec's current backbone."""
     if choice.source == "none" or source == "none":
         return choice.source == source
+    if not (choice.name or choice.path):
+        return choice.source == source and not (name or path)
     if choice.name and name:
         return choice.name.lower() == name.lower()
     if choice.path and path:
@@ -110,7 +115,8 @@ class ModelPage(QWidget):
         self.setObjectName("modelPage")
         self.project = project
         self.runner = runner
-        self.choices: list[BackboneChoice] = [NO_BACKBONE]
+        self.choices: list[BackboneChoice] = [AUTO_BACKBONE, NO_BACKBONE]
+        self.library_choices: list[BackboneChoice] = []
         self.description: ModelDescription | None = None
         self.build_error: str | None = None
         self._build_job = 0
@@ -130,7 +136,7 @@ class ModelPage(QWidget):
         # ---- backbone
         self.backbone_combo = QComboBox()
         self.backbone_combo.setObjectName("backboneCombo")
-        self.backbone_combo.setMinimumWidth(340)
+        self.backbone_combo.setMinimumWidth(260)
         self.browse_btn = QPushButton("Local model…")
         self.browse_btn.setToolTip("A .keras / .h5 model file, or a keras-hub / Hugging Face "
                                    "model folder")
@@ -163,6 +169,8 @@ class ModelPage(QWidget):
         self.tree.setObjectName("layerTree")
         self.tree.setModel(self.proxy)
         self.tree.setUniformRowHeights(True)
+        self.tree.setIndentation(14)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setAlternatingRowColors(True)
         hh = self.tree.header()
         hh.setStretchLastSection(False)
@@ -195,7 +203,6 @@ class ModelPage(QWidget):
         tools.addWidget(self.unfreeze_last_btn)
         tools.addWidget(self.last_n)
         tools.addStretch(1)
-        tools.addWidget(self.filter_edit)
         self.trainable_label = QLabel("")
         self.trainable_label.setObjectName("trainableCount")
         self.build_state = QLabel("")
@@ -205,7 +212,10 @@ class ModelPage(QWidget):
         tree_card.body.addLayout(tools)
         tree_card.body.addWidget(self.build_state)
         tree_card.body.addWidget(self.tree, 1)
-        tree_card.body.addWidget(self.trainable_label)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.trainable_label, 1)
+        bottom.addWidget(self.filter_edit)
+        tree_card.body.addLayout(bottom)
 
         # ---- head + summary
         self.head_builder = HeadBuilder()
@@ -235,7 +245,7 @@ class ModelPage(QWidget):
         self.right_tabs.setObjectName("modelTabs")
         self.right_tabs.addTab(head_scroll, "Head")
         self.right_tabs.addTab(summary_box, "Summary")
-        self.right_tabs.setMinimumWidth(480)
+        self.right_tabs.setMinimumWidth(430)
         scroll = self.right_tabs
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -275,10 +285,23 @@ class ModelPage(QWidget):
     # ============================================================ backbones
     def set_backbones(self, choices: list[BackboneChoice]) -> None:
         """Offer the engine's backbones (called once the engine has loaded)."""
-        self.choices = [*friendly_choices(choices), NO_BACKBONE]
+        self.choices = [AUTO_BACKBONE, *friendly_choices(choices), *self.library_choices,
+                        NO_BACKBONE]
         self._fill_backbones()
         if self._ensure_backbone_fits():
             self.project.touch("backbone")
+
+    @Slot(list)
+    def set_library_entries(self, entries: list[dict[str, Any]]) -> None:
+        """Offer the model library's entries (``LibraryPage.entriesChanged``)."""
+        self.library_choices = [
+            BackboneChoice(label=str(e.get("name")), source="library", name=str(e.get("name")),
+                           modality=str(e.get("modality") or ""),
+                           description=str(e.get("description") or ""), group="Model library")
+            for e in entries if isinstance(e, dict) and e.get("name")]
+        others = [c for c in self.choices if c.group not in ("Model library", "Tabular")]
+        self.choices = [*others, *self.library_choices, NO_BACKBONE]
+        self._fill_backbones()
 
     def _fill_backbones(self) -> None:
         modality = self.project.spec.modality

@@ -40,7 +40,9 @@ POOLINGS = {
     "tabular": ["auto"],
     "": ["auto", "pooled", "cls", "mean", "avg", "max", "flatten"],
 }
-DATA_LABEL = "(data label)"
+DATA_LABEL = "(default)"
+TASKS = [("classes", "classification"), ("number", "regression")]
+"""How the outputs table shows the tasks (display text, spec value)."""
 
 
 def describe_layer(layer: LayerSpec) -> str:
@@ -168,7 +170,7 @@ class HeadBuilder(QWidget):
         hh = self.outputs.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 84), (2, 124), (3, 80), (4, 62)):
+        for col, width in ((0, 84), (2, 92), (3, 84), (4, 62)):
             self.outputs.setColumnWidth(col, width)
         self.outputs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.outputs.setMinimumHeight(70)
@@ -252,10 +254,14 @@ class HeadBuilder(QWidget):
             label.addItem(DATA_LABEL)
             label.addItems(self.columns)
             label.setCurrentText(out.label_column or DATA_LABEL)
+            label.setToolTip("The label column this output learns; (default) is the data "
+                             "page's label column")
             label.currentTextChanged.connect(self._on_outputs_edited)
             task = QComboBox()
-            task.addItems(["classification", "regression"])
-            task.setCurrentText(out.task)
+            for text, value in TASKS:
+                task.addItem(text, value)
+            task.setCurrentIndex(max(0, task.findData(out.task)))
+            task.setToolTip("classes: classification; number: regression")
             task.currentTextChanged.connect(self._on_outputs_edited)
             act = QComboBox()
             act.addItems(["auto", "softmax", "sigmoid", "linear"])
@@ -415,7 +421,7 @@ class HeadBuilder(QWidget):
             out.name = name.text().strip() or out.name  # type: ignore[union-attr]
             text = label.currentText()  # type: ignore[union-attr]
             out.label_column = None if text == DATA_LABEL else text
-            out.task = task.currentText()  # type: ignore[union-attr,assignment]
+            out.task = task.currentData()  # type: ignore[union-attr]
             activation = act.currentText()  # type: ignore[union-attr]
             if out.task == "regression" and activation in ("softmax", "sigmoid"):
                 activation = "auto"

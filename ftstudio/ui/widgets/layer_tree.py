@@ -35,8 +35,10 @@ def format_params(n: int) -> str:
     """``22_713_216`` -> ``'22.7M'``; ``1_536`` -> ``'1.5K'``; ``12`` -> ``'12'``."""
     if n >= 1_000_000_000:
         return f"{n / 1e9:.2f}B"
-    if n >= 1_000_000:
+    if n >= 10_000_000:
         return f"{n / 1e6:.1f}M"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
     if n >= 1_000:
         return f"{n / 1e3:.1f}K"
     return str(n)
@@ -342,7 +344,7 @@ class LayerTreeModel(QAbstractItemModel):
             if col == COL_SHAPE:
                 return row.output_shape
             if col == COL_PARAMS:
-                return f"{row.params:,}"
+                return f"{row.params:,}" if row.params < 100_000 else format_params(row.params)
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_TRAINABLE:
             if node.head:
                 return None
@@ -366,7 +368,8 @@ class LayerTreeModel(QAbstractItemModel):
                 return ("BatchNormalization layers stay in inference mode (frozen statistics) "
                         "while fine-tuning, as the Keras transfer-learning guide recommends.")
             if row is not None:
-                return f"{row.name} · {row.type} · {row.params:,} parameters"
+                return (f"{row.name} · {row.type} · {row.params:,} parameters · output "
+                        f"{row.output_shape}")
         return None
 
     def setData(self, index: _Index, value: Any,  # noqa: N802, D102
