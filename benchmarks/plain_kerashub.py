@@ -39,7 +39,7 @@ def ds(ix, shuffle):
     d = tf.data.Dataset.from_tensor_slices((tf.constant(x[ix]), y[ix]))
     if shuffle:
         d = d.shuffle(len(ix), seed=42)
-    return d.batch(32).map(lambda t, l: (pre(t), l), num_parallel_calls=tf.data.AUTOTUNE) \
+    return d.batch(32).map(lambda t, lab: (pre(t), lab), num_parallel_calls=tf.data.AUTOTUNE) \
         .prefetch(tf.data.AUTOTUNE)
 
 

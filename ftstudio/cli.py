@@ -1,4 +1,4 @@
-"""The headless face of ftstudio: ``ftstudio train | evaluate | predict | demo | models | pretrain``.
+"""The headless face of ftstudio: ``train | evaluate | predict | demo | models | pretrain``.
 
 Every session in the window replays here as ``ftstudio train <run>/spec.json``. A user
 error prints one line naming the problem and exits with a non-zero code; ``--debug``
@@ -14,7 +14,6 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ftstudio import __version__

@@ -97,8 +97,10 @@ class ReporterCallback(keras.callbacks.Callback):
 
 
 class BestWeights(keras.callbacks.Callback):
-    """Keeps the best weights seen at an epoch end in memory (by ``monitor``, lower is better
-    for losses, higher for everything else), so a stopped or early-stopped run ends on them.
+    """Keeps the best weights seen at an epoch end in memory.
+
+    "Best" is by ``monitor``: lower is better for losses, higher for everything else. A
+    stopped or early-stopped run ends on these weights.
     """
 
     def __init__(self, monitor: str = "val_loss") -> None:

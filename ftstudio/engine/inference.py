@@ -129,7 +129,7 @@ def _predictions_csv(prepared: Any, spec: ExperimentSpec, idx: np.ndarray,
         header += [f"{o.name}.true", f"{o.name}.pred"] + (
             [f"{o.name}.confidence"] if o.task == "classification" else [])
     writer.writerow(header)
-    cols = {}
+    cols: dict[str, tuple[list[Any], ...]] = {}
     for o in spec.head.outputs:
         col = prepared.output_columns[o.name]
         y = prepared.data.targets[col][idx]

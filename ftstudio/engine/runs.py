@@ -61,7 +61,7 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n")
 
 
-def atomic_save(path: Path, writer: Callable[[Path], None], suffix: str = "") -> None:
+def atomic_save(path: Path, writer: Callable[[Path], object], suffix: str = "") -> None:
     """Let ``writer`` write a temp file next to ``path``, then move it into place.
 
     Keras ``model.save`` is not atomic (a failed write destroys the old file); this is.

@@ -412,8 +412,11 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
 
 
 def _trim_history(run: RunFolder, backup: Path) -> None:
-    """Drop history rows of epochs the backup does not hold (a kill can land between the
-    two writes at an epoch's end), so the resumed run logs each epoch exactly once."""
+    """Drop history rows of epochs the backup does not hold.
+
+    A kill can land between the two writes at an epoch's end; trimming makes the resumed
+    run log each epoch exactly once.
+    """
     import json
 
     done = None

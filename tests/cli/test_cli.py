@@ -102,7 +102,8 @@ def test_kill_mid_training_then_resume(tmp_path):
     with open(csv_path, "w") as fh:
         fh.write("f0,f1,f2,f3,label\n")
         for row in x:
-            fh.write(",".join(f"{v:.4f}" for v in row) + ("," + ("a" if row[0] > 0 else "b")) + "\n")
+            label = "a" if row[0] > 0 else "b"
+            fh.write(",".join(f"{v:.4f}" for v in row) + f",{label}\n")
     spec = spec_file(tmp_path, csv_path, epochs=12, batch_size=8)
     run = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -13,14 +13,20 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.pretrained
 
 
+SHORT_TEXT_RUN = ["--set", "training.epochs=1", "--set", "backbone.sequence_length=32",
+                  "--set", "training.schedule=constant", "--set", "training.warmup_fraction=0",
+                  "--set", "training.learning_rate=0.0001"]
+
+
 def test_minilm_fine_tunes_the_text_example(tmp_path, capsys):
-    """A short MiniLM run (1 epoch, 32 tokens) already beats the majority class clearly."""
+    """A short MiniLM run (1 epoch, 32 tokens) already beats the majority class clearly,
+    and the same spec and seed give the same metrics.json twice."""
     run = tmp_path / "run"
     code = main(["train", str(ROOT / "examples/text_classification.json"), "--out", str(run),
-                 "--set", "training.epochs=1", "--set", "backbone.sequence_length=32",
-                 "--set", "training.schedule=constant", "--set", "training.warmup_fraction=0",
-                 "--set", "training.learning_rate=0.0001"])
+                 *SHORT_TEXT_RUN])
     assert code == 0, capsys.readouterr().err
+    assert main(["train", str(run / "spec.json"), "--out", str(tmp_path / "again")]) == 0
+    assert (run / "metrics.json").read_text() == (tmp_path / "again" / "metrics.json").read_text()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test.accuracy"] >= 0.75, metrics  # majority class is ~0.5
     assert (run / "preprocessor" / "tokenizer.json").is_file()

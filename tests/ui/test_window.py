@@ -39,7 +39,7 @@ class BatchProbe(QObject):
 
 def open_data(qtbot, w, path: Path) -> None:  # noqa: ANN001
     w.data_page.open_path(str(path))
-    qtbot.waitUntil(lambda: w.data_page.check is not None or w.data_page.check_error,
+    qtbot.waitUntil(lambda: w.data_page.check is not None or bool(w.data_page.check_error),
                     timeout=60_000)
     assert w.data_page.check_error is None, w.data_page.check_error
 

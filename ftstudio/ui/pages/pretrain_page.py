@@ -77,6 +77,8 @@ class PretrainPage(QWidget):
         self._last_error = ""
         self._last_result: dict[str, Any] | None = None
         self._spec_path: Path | None = None
+        self._base = PretrainSpec()
+        """The last spec set: keeps the keys the form does not show (name, encoding…)."""
 
         title = QLabel("Pretrain a backbone")
         title.setObjectName("pageTitle")
@@ -269,11 +271,13 @@ class PretrainPage(QWidget):
         if not path:
             raise FtStudioError("choose the unlabelled data: an image folder or a numeric CSV")
         columns = [c.strip() for c in self.columns_edit.text().split(",") if c.strip()]
+        base = self._base.data
         data = DataSpec(image_dir=path) if image else DataSpec(
             path=path, feature_columns=columns or None,
-            label_column=self.label_edit.text().strip() or None)
+            label_column=self.label_edit.text().strip() or None, encoding=base.encoding,
+            delimiter=base.delimiter)
         spec = PretrainSpec(
-            name=self.name_edit.text().strip() or "pretrain", data=data,
+            name=self._base.name, description=self._base.description, data=data,
             kind=self.kind_combo.currentData(), encoder_units=_parse_ints(self.units_edit.text()),
             latent_dim=self.latent_spin.value(), noise=self.noise_spin.value(),
             noise_type=self.noise_type.currentData(),
@@ -287,6 +291,7 @@ class PretrainPage(QWidget):
 
     def set_spec(self, spec: PretrainSpec) -> None:
         """Fill the form from a spec."""
+        self._base = spec
         image = bool(spec.data.image_dir)
         self.source_kind.setCurrentIndex(0 if image else 1)
         self.path_edit.setText(spec.data.image_dir or spec.data.path or "")
