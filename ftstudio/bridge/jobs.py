@@ -172,12 +172,14 @@ class JobRunner(QObject):
             True when all threads ended within ``timeout_ms``.
         """
         deadline = QDeadlineTimer(timeout_ms)
-        ok = True
-        for thread, _job in list(self._threads.values()):
-            thread.quit()
-            if not thread.wait(deadline):
-                ok = False
-        QCoreApplication.sendPostedEvents()
-        QCoreApplication.processEvents()
-        self._on_thread_finished()
-        return ok
+        while self._threads:
+            for thread, _job in list(self._threads.values()):
+                thread.quit()
+                if not thread.wait(deadline):
+                    return False
+            # deliver the finished jobs' queued signals; their slots may start new jobs,
+            # which the next round waits for as well
+            QCoreApplication.sendPostedEvents()
+            QCoreApplication.processEvents()
+            self._on_thread_finished()
+        return True

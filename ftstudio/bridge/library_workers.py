@@ -31,7 +31,7 @@ LIBRARY_OPS = ("list", "import", "inspect", "verify", "remove", "install_default
 class _SignalReporter(BaseReporter):
     """Turns Reporter calls into the worker's signals; batch updates at most ``max_hz``."""
 
-    def __init__(self, worker: QObject, max_hz: float = 20.0) -> None:
+    def __init__(self, worker: Any, max_hz: float = 20.0) -> None:
         super().__init__()
         self._worker = worker
         self._min_dt = 1.0 / max_hz
@@ -224,7 +224,7 @@ class PretrainWorker(QObject):
             self.done.emit()
 
 
-def start_worker(worker: QObject, parent: QObject | None = None) -> QThread:
+def start_worker(worker: Any, parent: QObject | None = None) -> QThread:
     """Move ``worker`` to a new QThread, start it, and quit the thread on ``worker.done``.
 
     The caller keeps references to both until ``thread.finished``, and on shutdown calls
@@ -238,7 +238,7 @@ def start_worker(worker: QObject, parent: QObject | None = None) -> QThread:
     return thread
 
 
-def stop_thread(worker: QObject | None, thread: QThread | None, timeout_ms: int = 30000) -> bool:
+def stop_thread(worker: Any, thread: QThread | None, timeout_ms: int = 30000) -> bool:
     """Ask ``worker`` to stop, quit ``thread`` and wait for it; True when it ended."""
     if worker is not None and hasattr(worker, "stop"):
         worker.stop()

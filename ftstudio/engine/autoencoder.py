@@ -172,8 +172,8 @@ def _load_images(spec: PretrainSpec, reporter: Reporter) -> UnlabelledData:
     reporter.status(f"Loading {len(files)} images from {folder.name}…")
     for i, path in enumerate(files):
         try:
-            with Image.open(path) as img:
-                img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+            with Image.open(path) as raw:
+                img = raw.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
                 arr = np.asarray(img, dtype=np.float32) / 255.0
         except (UnidentifiedImageError, OSError, ValueError):
             bad.append(path.name)

@@ -81,8 +81,10 @@ def evaluate_model(model: Any, prepared: Any, backbone: Any, spec: ExperimentSpe
         (``test.accuracy``, ``test.loss``, ``val.macro_f1``, …), the detailed reports for
         ``evaluation.json`` and the test split's per-example predictions as CSV text.
     """
+    from ftstudio.engine.heads import loss_and_metrics
     from ftstudio.engine.training import make_dataset
 
+    loss_fns, loss_weights, _ = loss_and_metrics(spec, prepared.output_sizes)
     images = images or {}
     names = [o.name for o in spec.head.outputs]
     metrics: dict[str, float] = {}
@@ -106,10 +108,14 @@ def evaluate_model(model: Any, prepared: Any, backbone: Any, spec: ExperimentSpe
             else:
                 reports[o.name] = regression_report(y, outputs[o.name])
         metrics.update(flat_metrics(split, reports))
-        ds_xy = make_dataset(prepared, backbone, split, t.batch_size, t.seed, False,
-                             images=images.get(split))
-        losses = model.evaluate(ds_xy, verbose=0, return_dict=True)
-        metrics[f"{split}.loss"] = float(losses.get("loss", np.nan))
+        # The loss from the same predictions (one pass over the split, not two); like
+        # Keras' val_loss it is the weighted sum of the output losses, without the
+        # regularisation penalties.
+        metrics[f"{split}.loss"] = sum(
+            loss_weights[o.name] * float(loss_fns[o.name](
+                prepared.data.targets[prepared.output_columns[o.name]][idx],
+                outputs[o.name]))
+            for o in spec.head.outputs)
         evaluation["splits"][split] = {"n": int(len(idx)), "outputs": reports}
         if split == "test":
             predictions = _predictions_csv(prepared, spec, idx, outputs)
@@ -162,10 +168,6 @@ def evaluate_run(run_dir: str | Path, reporter: Any = None) -> dict[str, float]:
     saved = run.read_json("splits.json")
     prepared: PreparedData = prepare_data(spec, reporter, saved.get("row_ids"))
     backbone = _inference_backbone(run, spec, model)
-    from ftstudio.engine.heads import loss_and_metrics
-
-    losses, loss_weights, metric_fns = loss_and_metrics(spec, prepared.output_sizes)
-    model.compile(loss=losses, loss_weights=loss_weights, metrics=metric_fns)
     images = {}
     if prepared.data.modality == "image":
         images = {s: load_split_images(prepared, backbone, s) for s in ("val", "test")}

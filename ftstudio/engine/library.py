@@ -322,7 +322,15 @@ def verify(name: str | None = None, root: str | Path | None = None,
     Detects changed, truncated, missing and unexpected files and broken ``entry.json``.
     """
     reporter = reporter or BaseReporter()
-    entries = [get_entry(name, root)] if name else list_entries(root)
+    if name:
+        try:
+            entries = [get_entry(name, root)]
+        except LibraryError as exc:
+            if not (is_library_name(name) and (library_root(root) / name).is_dir()):
+                raise
+            return [VerifyReport(name, False, [str(exc)])]
+    else:
+        entries = list_entries(root)
     reports = []
     for i, entry in enumerate(entries):
         reporter.status(f"Verifying {entry.name}…")
@@ -400,7 +408,11 @@ def _commit(tmp: Path, lib: Path, entry: LibraryEntry, replace: bool) -> Library
                                f"another name (--name) or remove it first")
         old = lib / f".trash-{entry.name}-{uuid.uuid4().hex[:8]}"
         os.replace(target, old)
-    os.replace(tmp, target)
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another import of the same name finished first
+        raise LibraryError(f"the library already has a model called '{entry.name}' (added "
+                           f"while this import ran): choose another name") from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     entry.folder = target
@@ -684,6 +696,7 @@ def load_model_safely(path: str | Path) -> Any:
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    config: dict[str, Any] | None
     if suffix == ".keras":
         config = _keras_zip_config(path)
     elif suffix in (".h5", ".hdf5"):
@@ -1014,7 +1027,10 @@ def _import_model_file(src: Path, name: str, submodel: str | None, cut_layer: st
     what = f"sub-model {submodel}" if submodel else "whole model"
     if cut_layer:
         what += f" cut at {cut_layer}"
-    _, shape = _model_modality(backbone)
+    modality, shape = _model_modality(backbone)
+    if modality == "text":
+        raise LibraryError(f"{src.name} holds a text model: import text backbones as a "
+                           f"keras-hub preset or Hugging Face folder, which carry the tokenizer")
     if image_size is None and len(shape) == 3 and not (shape[0] and shape[1]):
         image_size = [224, 224]
     origin = sha256_file(src)
@@ -1132,7 +1148,7 @@ def _import_hf_folder(src: Path, name: str, description: str | None, replace: bo
             description=description or f"Hugging Face {what}{detail}, "
                                        f"{_fmt_params(params)} params "
                                        f"(converted by keras-hub on load)",
-            input_shape=[None] if modality == "text" else [*(size or [None, None]), 3],
+            input_shape=[None] if modality == "text" else [*(size or [None, None]), 3],  # type: ignore[list-item]
             params=params, architecture=what, preprocessing="auto", image_size=size,
             licence=_licence_text(src),
             extra={"model_type": model_type, "max_sequence_length": seq, "skipped": skipped,
@@ -1161,9 +1177,6 @@ def _import_run(src: Path, name: str, submodel: str | None, cut_layer: str | Non
             names = ", ".join(x.name for x in model.layers)
             raise LibraryError(f"cannot tell where the backbone of run {src.name} ends (no "
                                f"nested backbone model); pass --cut-layer (layers: {names})")
-        if _find_layer(model, cut_layer) is not None and \
-                cut_layer not in [x.name for x in model.layers]:
-            submodel, cut_layer = cut_layer, None
     backbone = select_backbone(model, submodel, cut_layer)
     modality, shape = _model_modality(backbone)
     preprocessing = "none" if not submodel else None
@@ -1174,7 +1187,8 @@ def _import_run(src: Path, name: str, submodel: str | None, cut_layer: str | Non
         description=description or f"{what} ({_describe_model(backbone)}); inputs are raw "
                                    f"values (the run's scaling is inside)",
         preprocessing=preprocessing if modality == "image" else "none",
-        image_size=[int(shape[0]), int(shape[1])] if modality == "image" and shape[0] else None,
+        image_size=[int(shape[0]), int(shape[1] or shape[0])]
+        if modality == "image" and shape[0] else None,
         origin_sha256=sha256_file(src / "model.keras"),
         extra={"run": str(src), "run_name": run_name, "submodel": submodel,
                "cut_layer": cut_layer, "feature_columns": data.get("feature_columns")},
@@ -1461,7 +1475,7 @@ def _package_licence(dist: str) -> str | None:
         meta = importlib.metadata.metadata(dist)
     except importlib.metadata.PackageNotFoundError:
         return None
-    licence = meta.get("License") or meta.get("License-Expression")
+    licence = meta["License"] or meta["License-Expression"]
     return f"License: {licence} (from the {dist} package metadata)" if licence else None
 
 

@@ -8,6 +8,7 @@ window is on screen (:meth:`MainWindow.start_engine`).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,6 @@ from ftstudio.errors import FtStudioError
 from ftstudio.spec import ExperimentSpec
 from ftstudio.ui.dialogs import show_error
 from ftstudio.ui.pages.data_page import CSV_SUFFIXES, DataPage, droppable_path
-from ftstudio.ui.pages.evaluate_page import EvaluatePage
-from ftstudio.ui.pages.model_page import ModelPage
-from ftstudio.ui.pages.runs_page import RunsPage
-from ftstudio.ui.pages.train_page import TrainPage
 from ftstudio.ui.project import PROJECT_SUFFIX, Project
 from ftstudio.ui.resources import icon
 from ftstudio.ui.settings import add_recent, make_settings, recent_projects, remove_recent
@@ -49,6 +46,20 @@ __all__ = ["MainWindow"]
 log = logging.getLogger(__name__)
 
 PROJECT_FILTER = f"ftstudio projects (*{PROJECT_SUFFIX} *.json);;All files (*)"
+PAGE_TITLES = {"data": "Data", "model": "Model", "train": "Train", "evaluate": "Evaluate",
+               "runs": "Runs"}
+OPTIONAL_PAGES = {
+    "library": ("ftstudio.ui.pages.library_page", "LibraryPage", "Library"),
+    "pretrain": ("ftstudio.ui.pages.pretrain_page", "PretrainPage", "Pretrain"),
+}
+"""Pages of the model library (another module's), shown when they are installed."""
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -59,12 +70,14 @@ class MainWindow(QMainWindow):
         runs_root: where training writes run folders (default ``FTSTUDIO_HOME/runs``).
     """
 
-    def __init__(self, settings: QSettings | None = None, runs_root: str | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, runs_root: str | None = None,
+                 defer_pages: bool = False) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.settings = settings or make_settings()
         self.project = Project(self)
         self.runner = JobRunner(self)
+        self.runs_root = runs_root
         self.engine_state = "idle"
         self.engine_info: EngineInfo | None = None
         self.engine_error: ErrorInfo | None = None
@@ -72,52 +85,34 @@ class MainWindow(QMainWindow):
         self._engine_job = 0
         self._dialogs: list[Any] = []
         self._closing = False
+        self._pages_ready = False
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
 
-        # ---- pages
+        # ---- the first page now; the others now or right after the first paint
         self.data_page = DataPage(self.project, self.runner)
-        self.model_page = ModelPage(self.project, self.runner)
-        self.train_page = TrainPage(self.project, self.runner)
-        self.train_page.runs_root = runs_root
-        self.evaluate_page = EvaluatePage()
-        self.runs_page = RunsPage(self.runner)
-        self.runs_page.runs_root = runs_root
-        self.pages: dict[str, QWidget] = {
-            "data": self.data_page, "model": self.model_page, "train": self.train_page,
-            "evaluate": self.evaluate_page, "runs": self.runs_page,
-        }
-        titles = {"data": "Data", "model": "Model", "train": "Train", "evaluate": "Evaluate",
-                  "runs": "Runs"}
+        self.titles = dict(PAGE_TITLES)
+        self.optional_modules = {key: spec for key, spec in OPTIONAL_PAGES.items()
+                                 if _module_exists(spec[0])}
+        for key in self.optional_modules:
+            self.titles[key] = OPTIONAL_PAGES[key][2]
+        self.pages: dict[str, QWidget] = {"data": self.data_page}
         self.optional_pages: dict[str, QWidget] = {}
-        for key, title, page in self._optional_pages():
-            self.optional_pages[key] = page
-            self.pages[key] = page
-            titles[key] = title
 
-        # ---- sidebar + stack
+        # ---- sidebar + stack (placeholders until the pages exist)
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setIconSize(QSize(20, 20))
         self.sidebar.setFixedWidth(176)
         self.sidebar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.stack = QStackedWidget()
-        for key, page in self.pages.items():
-            item = QListWidgetItem(icon(key), f"  {titles[key]}")
+        for key, title in self.titles.items():
+            item = QListWidgetItem(icon(key), f"  {title}")
             item.setData(Qt.ItemDataRole.UserRole, key)
             item.setSizeHint(QSize(150, 40))
             self.sidebar.addItem(item)
-            page.setObjectName(page.objectName() or f"{key}Page")
-            if key in self.optional_pages:
-                # another team's page: scroll rather than let it force the window's size
-                holder = QScrollArea()
-                holder.setWidgetResizable(True)
-                holder.setFrameShape(QScrollArea.Shape.NoFrame)
-                holder.setWidget(page)
-                self.stack.addWidget(holder)
-            else:
-                self.stack.addWidget(page)
-        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+            self.stack.addWidget(self.data_page if key == "data" else QWidget())
+        self.sidebar.currentRowChanged.connect(self._on_sidebar_row)
         brand = QLabel("Fine-Tuning Studio")
         brand.setObjectName("brand")
         brand_sub = QLabel(f"version {ftstudio.__version__} · offline")
@@ -146,23 +141,81 @@ class MainWindow(QMainWindow):
         self.statusBar().setSizeGripEnabled(True)
 
         self._build_menus()
-        self._connect_pages()
+        self.data_page.errorRaised.connect(self.show_error)
+        self.data_page.statusMessage.connect(self.show_status)
         self.project.dirtyChanged.connect(self._update_title)
         self.project.pathChanged.connect(self._update_title)
         self.project.loaded.connect(self._update_title)
         self._update_title()
         self.restore_geometry()
+        if not defer_pages:
+            self.finish_setup()
 
     # ============================================================= composing
-    def _optional_pages(self) -> list[tuple[str, str, QWidget]]:
+    @Slot()
+    def finish_setup(self) -> None:
+        """Create every page but the first (idempotent).
+
+        ``run_app`` calls this right after the window is on screen, so the window appears
+        before pyqtgraph and the other pages are built; everything else calls it on demand.
+        """
+        if self._pages_ready:
+            return
+        self._pages_ready = True
+        from ftstudio.ui.pages.evaluate_page import EvaluatePage
+        from ftstudio.ui.pages.model_page import ModelPage
+        from ftstudio.ui.pages.runs_page import RunsPage
+        from ftstudio.ui.pages.train_page import TrainPage
+
+        self.model_page = ModelPage(self.project, self.runner)
+        self.train_page = TrainPage(self.project, self.runner)
+        self.train_page.runs_root = self.runs_root
+        self.evaluate_page = EvaluatePage()
+        self.runs_page = RunsPage(self.runner)
+        self.runs_page.runs_root = self.runs_root
+        self.pages.update({"model": self.model_page, "train": self.train_page,
+                           "evaluate": self.evaluate_page, "runs": self.runs_page})
+        for key, page in self._optional_pages():
+            self.optional_pages[key] = page
+            self.pages[key] = page
+        current = self.sidebar.currentRow()
+        for row in range(self.sidebar.count() - 1, 0, -1):
+            key = self.sidebar.item(row).data(Qt.ItemDataRole.UserRole)
+            page = self.pages.get(key)
+            old = self.stack.widget(row)
+            if page is None:  # an optional page that failed to build
+                self.sidebar.takeItem(row)
+                self.stack.removeWidget(old)
+                old.deleteLater()
+                continue
+            page.setObjectName(page.objectName() or f"{key}Page")
+            if key in self.optional_pages:
+                # another team's page: scroll rather than let it force the window's size
+                holder = QScrollArea()
+                holder.setWidgetResizable(True)
+                holder.setFrameShape(QScrollArea.Shape.NoFrame)
+                holder.setWidget(page)
+                page = holder
+            self.stack.insertWidget(row, page)
+            self.stack.removeWidget(old)
+            old.deleteLater()
+        self.pages = {self.sidebar.item(r).data(Qt.ItemDataRole.UserRole):
+                      self.pages[self.sidebar.item(r).data(Qt.ItemDataRole.UserRole)]
+                      for r in range(self.sidebar.count())}
+        self.stack.setCurrentIndex(max(0, min(current, self.stack.count() - 1)))
+        self._connect_pages()
+        self.stop_action.triggered.connect(self.train_page.stop)
+        if self.data_page.preview is not None:
+            self.model_page.set_preview(self.data_page.preview)
+
+    def _optional_pages(self) -> list[tuple[str, QWidget]]:
         """Return the model library's Library and Pretrain pages, when they are installed."""
         found = []
-        for key, title, module, cls_name in (
-                ("library", "Library", "ftstudio.ui.pages.library_page", "LibraryPage"),
-                ("pretrain", "Pretrain", "ftstudio.ui.pages.pretrain_page", "PretrainPage")):
+        for key, (module, cls_name, title) in self.optional_modules.items():
             try:
                 cls = getattr(importlib.import_module(module), cls_name)
-            except (ImportError, AttributeError):
+            except Exception:  # noqa: BLE001 - a broken optional page must not stop us
+                log.exception("cannot import the %s page", title)
                 continue
             page = None
             for args in ((), (self.project, self.runner)):
@@ -175,7 +228,7 @@ class MainWindow(QMainWindow):
                     log.exception("cannot create the %s page", title)
                     break
             if page is not None:
-                found.append((key, title, page))
+                found.append((key, page))
         return found
 
     def _build_menus(self) -> None:
@@ -205,7 +258,7 @@ class MainWindow(QMainWindow):
         action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         go = bar.addMenu("&Go")
-        for i, key in enumerate(self.pages):
+        for i, key in enumerate(self.titles):
             act = QAction(key.capitalize(), self)
             act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             act.setData(key)
@@ -214,14 +267,16 @@ class MainWindow(QMainWindow):
 
         train = bar.addMenu("&Training")
         self.start_action = action(train, "&Start training", self.start_training, "Ctrl+Return")
-        self.stop_action = action(train, "S&top training", self.train_page.stop, "Ctrl+.")
+        self.stop_action = QAction("S&top training", self)
+        self.stop_action.setShortcut(QKeySequence("Ctrl+."))
+        train.addAction(self.stop_action)
         self.stop_action.setEnabled(False)
 
         help_menu = bar.addMenu("&Help")
         action(help_menu, "&About Fine-Tuning Studio", self.show_about)
 
     def _connect_pages(self) -> None:
-        for page in (self.data_page, self.model_page, self.train_page, self.runs_page):
+        for page in (self.model_page, self.train_page, self.runs_page):
             page.errorRaised.connect(self.show_error)
             page.statusMessage.connect(self.show_status)
         self.evaluate_page.statusMessage.connect(self.show_status)
@@ -244,6 +299,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def start_engine(self) -> None:
         """Import TensorFlow and the engine in the background (once)."""
+        self.finish_setup()
         if self.engine_state in ("loading", "ready"):
             return
         self.engine_state = "loading"
@@ -257,6 +313,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int, object)
     def _on_engine_ready(self, job_id: int, info: EngineInfo) -> None:
+        self.finish_setup()
         self.engine_state = "ready"
         self.engine_info = info
         versions = " · ".join(f"{k} {v}" for k, v in info.versions.items())
@@ -281,13 +338,23 @@ class MainWindow(QMainWindow):
     # ================================================================= pages
     def go_to(self, key: str) -> None:
         """Show page ``key`` (``data``, ``model``, ``train``, ``evaluate``, ``runs``…)."""
-        keys = list(self.pages)
+        keys = self._keys()
         if key in keys:
             self.sidebar.setCurrentRow(keys.index(key))
 
+    def _keys(self) -> list[str]:
+        return [self.sidebar.item(r).data(Qt.ItemDataRole.UserRole)
+                for r in range(self.sidebar.count())]
+
     def current_page(self) -> str:
         """Return the key of the page shown."""
-        return list(self.pages)[self.stack.currentIndex()]
+        return self._keys()[self.stack.currentIndex()]
+
+    @Slot(int)
+    def _on_sidebar_row(self, row: int) -> None:
+        if row > 0:
+            self.finish_setup()
+        self.stack.setCurrentIndex(row)
 
     @Slot()
     def _on_go_action(self) -> None:
@@ -303,6 +370,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def start_training(self) -> None:
         """Go to the Train page and start."""
+        self.finish_setup()
         self.go_to("train")
         self.train_page.start()
 
@@ -310,12 +378,14 @@ class MainWindow(QMainWindow):
     def _on_training_running(self, running: bool) -> None:
         self.start_action.setEnabled(not running)
         self.stop_action.setEnabled(running)
-        item = self.sidebar.item(list(self.pages).index("train"))
+        item = self.sidebar.item(self._keys().index("train"))
         item.setText("  Train  ●" if running else "  Train")
 
     @Slot(object)
     def _on_run_finished(self, outcome: TrainOutcome) -> None:
         self.project.ui_state["last_run"] = outcome.run_dir
+        if self._closing:
+            return
         self.runs_page.refresh()
         self.runs_page.open_run(outcome.run_dir, purpose="quiet")
 
@@ -350,6 +420,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def new_project(self) -> None:
         """Start an empty project (asks to save unsaved changes)."""
+        self.finish_setup()
         if self._confirm_discard():
             self.project.new()
             self.evaluate_page.clear()
@@ -371,6 +442,7 @@ class MainWindow(QMainWindow):
         Returns:
             True when it opened.
         """
+        self.finish_setup()
         try:
             self.project.open(path)
         except FtStudioError as exc:
@@ -442,6 +514,7 @@ class MainWindow(QMainWindow):
 
     def ui_state(self) -> dict[str, Any]:
         """Return what a project file keeps about the window."""
+        self.finish_setup()
         state = dict(self.project.ui_state)
         state["page"] = self.current_page()
         if self.evaluate_page.run is not None:
@@ -570,7 +643,7 @@ class MainWindow(QMainWindow):
 
     # ============================================================= shutdown
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802, D102
-        if self.train_page.running:
+        if self._pages_ready and self.train_page.running:
             answer = self.ask("Training is running",
                               "Stop the training and quit? The run keeps the best weights "
                               "so far.",
@@ -594,11 +667,11 @@ class MainWindow(QMainWindow):
             True when every thread ended within ``timeout_ms``.
         """
         self._closing = True
-        if self.train_page.running:
+        if self._pages_ready and self.train_page.running:
             self.train_page.stop()
         for page in self.pages.values():
             stop = getattr(page, "shutdown", None)
-            if callable(stop) and page not in (self.train_page,):
+            if callable(stop) and page is not getattr(self, "train_page", None):
                 try:
                     stop()
                 except Exception:  # noqa: BLE001 - shutting down anyway

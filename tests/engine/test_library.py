@@ -85,7 +85,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     lam.save(d / "lambda.h5")
     return {"dir": d, "keras": d / "tiny.keras", "h5": d / "tiny.h5",
             "weights": d / "mnv2_035.weights.h5",
-            "legacy_weights": d / "mobilenet_v2_legacy_no_top.h5", "weights_top": d / "mnv2_035_top.weights.h5",
+            "legacy_weights": d / "mobilenet_v2_legacy_no_top.h5",
+            "weights_top": d / "mnv2_035_top.weights.h5",
             "run": run, "lambda_keras": d / "lambda.keras", "lambda_h5": d / "lambda.h5",
             "mb": mb, "top": top, "model": model}
 
@@ -221,6 +222,33 @@ def test_run_folder_keeps_the_fine_tuned_backbone_with_its_input_scaling(files) 
     full = files["model"]
     ref = full.get_layer("features")(full.get_layer("scale")(x))
     np.testing.assert_allclose(_run(model, x), ref, atol=1e-5)
+
+
+def test_text_run_folder_becomes_a_keras_hub_preset(tmp_path: Path) -> None:
+    keras_hub = pytest.importorskip("keras_hub")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"]
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=8, num_layers=1, num_heads=1,
+                                             hidden_dim=4, intermediate_dim=8,
+                                             max_sequence_length=8)
+    inputs = {k: keras.Input((None,), dtype="int32", name=k)
+              for k in ("token_ids", "segment_ids", "padding_mask")}
+    pooled = backbone(inputs)["pooled_output"]
+    model = keras.Model(inputs, keras.layers.Dense(2, name="label")(pooled))
+    run = tmp_path / "text-run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "spec.json").write_text(json.dumps({"name": "reviews", "data": {"text_column": "t"}}))
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab)
+    keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=8) \
+        .save_to_preset(str(run / "preprocessor"))
+    entry = library.import_path(run, "reviews-bert")
+    assert (entry.kind, entry.modality, entry.format) == ("run", "text", "keras_hub")
+    spec = library.resolve_entry("reviews-bert")
+    loaded = keras_hub.models.Backbone.from_preset(spec.path)
+    for a, b in zip(loaded.get_weights(), backbone.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    pre = keras_hub.models.TextClassifierPreprocessor.from_preset(spec.path)
+    assert pre(["good film"])["token_ids"].shape[-1] == 8
 
 
 # ------------------------------------------------------------------ keras-hub / HF folders

@@ -257,7 +257,7 @@ def test_errors_become_dialogs_and_the_app_lives(qtbot, window, tmp_path: Path,
     assert not info.user_error and "ZeroDivisionError" in info.details
     boxes = [b for b in w.findChildren(QMessageBox) if b.isVisible()]
     assert boxes and boxes[-1].detailedText() == info.details
-    shot(w, "07_error_dialog")
+    shot(boxes[-1], "07_error_dialog")
     boxes[-1].accept()
     w.go_to("train")
     assert w.isVisible()

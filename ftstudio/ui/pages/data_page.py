@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -40,7 +41,6 @@ from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
 from ftstudio.bridge.types import ColumnInfo, DataCheck, DataPreview
 from ftstudio.spec import OutputSpec
 from ftstudio.ui.project import Project
-from ftstudio.ui.widgets.charts import ClassBars, Histogram
 from ftstudio.ui.widgets.common import Card, PageHeader, WarningList
 from ftstudio.ui.widgets.dataframe_model import DataFrameModel
 
@@ -155,9 +155,11 @@ class DataPage(QWidget):
 
         self.split_spins = [QSpinBox(), QSpinBox(), QSpinBox()]
         split_row = QHBoxLayout()
+        split_row.setSpacing(4)
         for spin, name in zip(self.split_spins, ("train", "val", "test"), strict=True):
             spin.setRange(0, 100)
-            spin.setSuffix(" %")
+            spin.setSuffix("%")
+            spin.setMinimumWidth(58)
             spin.setToolTip(f"{name} share of the rows (stratified on the label, seeded)")
             split_row.addWidget(QLabel(name))
             split_row.addWidget(spin, 1)
@@ -167,16 +169,22 @@ class DataPage(QWidget):
         split_widget = QWidget()
         split_widget.setLayout(split_row)
         split_row.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Split", split_widget)
-        form.addRow("", self.split_sizes)
+        split_title = QLabel("Split: train / validation / test (stratified, seeded)")
+        split_title.setObjectName("sectionTitle")
+        form.addRow(split_title)
+        form.addRow(split_widget)
+        form.addRow(self.split_sizes)
 
-        self.bars = ClassBars()
-        self.bars.setObjectName("classBars")
-        self.hist = Histogram()
+        self.bars: Any = None
+        self.hist: Any = None
+        self.no_chart = QLabel("The classes of the label column appear here.")
+        self.no_chart.setObjectName("dropHint")
+        self.no_chart.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_chart.setWordWrap(True)
         self.chart_stack = QStackedWidget()
-        self.chart_stack.addWidget(self.bars)
-        self.chart_stack.addWidget(self.hist)
-        self.chart_stack.setMinimumHeight(150)
+        self.chart_stack.addWidget(self.no_chart)
+        self.chart_stack.setMinimumHeight(120)
+        self.chart_stack.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         self.labels_caption = QLabel("Choose a label column to see its classes.")
         self.labels_caption.setObjectName("muted")
         self.labels_caption.setWordWrap(True)
@@ -198,7 +206,8 @@ class DataPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(360)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(380)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(table_card)
@@ -206,7 +215,7 @@ class DataPage(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([620, 400])
+        splitter.setSizes([640, 420])
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(20, 16, 20, 16)
@@ -496,11 +505,12 @@ class DataPage(QWidget):
         shown = warnings + [w for w in preview_warnings if w not in warnings]
         self.warnings.set_items(shown, error)
         if check is None:
-            self.bars.set_counts({})
+            self.chart_stack.setCurrentWidget(self.no_chart)
             self.labels_caption.setText("No label distribution: the data cannot be used yet.")
             self.split_sizes.setText("")
         else:
             label = check.labels[0] if check.labels else None
+            self._ensure_charts()
             if label is not None and label.task == "classification":
                 self.chart_stack.setCurrentWidget(self.bars)
                 self.bars.set_counts(label.counts)
@@ -517,6 +527,18 @@ class DataPage(QWidget):
                 self.split_sizes.setText(f"{s.get('train', 0):,} train · {s.get('val', 0):,} "
                                          f"validation · {s.get('test', 0):,} test examples")
         self.checked.emit(check)
+
+    def _ensure_charts(self) -> None:
+        """Create the label charts on first use (pyqtgraph loads after the window shows)."""
+        if self.bars is not None:
+            return
+        from ftstudio.ui.widgets.charts import ClassBars, Histogram
+
+        self.bars = ClassBars()
+        self.bars.setObjectName("classBars")
+        self.hist = Histogram()
+        self.chart_stack.addWidget(self.bars)
+        self.chart_stack.addWidget(self.hist)
 
     # ============================================================ project IO
     @Slot(str)
@@ -540,7 +562,7 @@ class DataPage(QWidget):
             self.table_stack.setCurrentWidget(self.drop_hint)
             self.source_label.setText("")
             self.warnings.set_items([])
-            self.bars.set_counts({})
+            self.chart_stack.setCurrentWidget(self.no_chart)
             self.labels_caption.setText("Choose a label column to see its classes.")
             self._set_kind_widgets(None)
 

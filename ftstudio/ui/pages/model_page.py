@@ -170,13 +170,13 @@ class ModelPage(QWidget):
         self.tree.setModel(self.proxy)
         self.tree.setUniformRowHeights(True)
         self.tree.setIndentation(14)
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.tree.setAlternatingRowColors(True)
         hh = self.tree.header()
         hh.setStretchLastSection(False)
         hh.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_TRAINABLE, 84), (COL_TYPE, 112), (COL_SHAPE, 100),
-                           (COL_PARAMS, 76)):
+        for col, width in ((COL_TRAINABLE, 76), (COL_TYPE, 104), (COL_SHAPE, 96),
+                           (COL_PARAMS, 66)):
             hh.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.tree.setColumnWidth(col, width)
         self.freeze_all_btn = QPushButton("Freeze all")
@@ -245,7 +245,7 @@ class ModelPage(QWidget):
         self.right_tabs.setObjectName("modelTabs")
         self.right_tabs.addTab(head_scroll, "Head")
         self.right_tabs.addTab(summary_box, "Summary")
-        self.right_tabs.setMinimumWidth(430)
+        self.right_tabs.setMinimumWidth(440)
         scroll = self.right_tabs
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -254,7 +254,7 @@ class ModelPage(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([560, 500])
+        splitter.setSizes([600, 460])
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(20, 16, 20, 16)
@@ -520,8 +520,10 @@ class ModelPage(QWidget):
         self.build_error = None
         self.tree_model.set_layers(desc.layers, desc.blocks, desc.total_params)
         f = self.project.spec.freeze
-        self.tree_model._mode, self.tree_model._last_n = f.mode, f.last_n  # noqa: SLF001
-        self.last_n.setMaximum(max(0, len(desc.blocks)))
+        self.tree_model.set_mode(f.mode, f.last_n)
+        n_blocks = len(desc.blocks)
+        self.last_n.setMaximum(max(0, n_blocks))
+        self.last_n.setValue(min(n_blocks, f.last_n if f.mode == "last_n" else max(1, f.last_n)))
         self.tree.expandToDepth(0)
         self.build_state.setVisible(False)
         self._show_backbone_fields()

@@ -316,7 +316,8 @@ class PretrainPage(QWidget):
     @Slot()
     def _kind_changed(self) -> None:
         image = self.source_kind.currentData() == "image"
-        for w in (self.height_spin, self.width_spin, self.channels_combo):
+        widgets: list[QWidget] = [self.height_spin, self.width_spin, self.channels_combo]
+        for w in widgets:
             w.setEnabled(image)
         for w in (self.columns_edit, self.label_edit):
             w.setEnabled(not image)

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 __all__ = [
     "PALETTE",
@@ -157,23 +157,27 @@ class TrainCharts(QWidget):
         self._phase_lines: list[Any] = []
 
         def curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = 2.0,
-                  symbol: str | None = None, alpha: int = 255) -> pg.PlotDataItem:
+                  symbol: str | None = None, alpha: int = 255,
+                  antialias: bool = True) -> pg.PlotDataItem:
             c = QColor(color)
             c.setAlpha(alpha)
             item = plot.plot([], [], pen=pg.mkPen(c, width=width), name=name,
                              symbol=symbol, symbolSize=6, symbolBrush=c,
-                             symbolPen=pg.mkPen(c))
+                             symbolPen=pg.mkPen(c), antialias=antialias)
             item.setClipToView(True)
             item.setDownsampling(auto=True, method="peak")
             return item
 
-        self.c_batch_raw = curve(self.batch_plot, TRAIN_COLOR, "batch", 1.0, alpha=70)
-        self.c_batch_smooth = curve(self.batch_plot, TRAIN_COLOR, "smoothed", 2.0)
+        # thousands of points, redrawn live: no antialiasing (it costs more than it shows)
+        self.c_batch_raw = curve(self.batch_plot, TRAIN_COLOR, "batch", 1.0, alpha=70,
+                                 antialias=False)
+        self.c_batch_smooth = curve(self.batch_plot, TRAIN_COLOR, "smoothed", 2.0,
+                                    antialias=False)
         self.c_loss = curve(self.loss_plot, TRAIN_COLOR, "train", symbol="o")
         self.c_val_loss = curve(self.loss_plot, VAL_COLOR, "validation", symbol="o")
         self.c_metric = curve(self.metric_plot, TRAIN_COLOR, "train", symbol="o")
         self.c_val_metric = curve(self.metric_plot, VAL_COLOR, "validation", symbol="o")
-        self.c_lr = curve(self.lr_plot, "#2ca58d", None, 2.0)
+        self.c_lr = curve(self.lr_plot, "#2ca58d", None, 2.0, antialias=False)
         self.lr_plot.getPlotItem().setLabel("left", "lr")
 
         self._dirty = False
@@ -323,6 +327,8 @@ class ClassBars(pg.PlotWidget):
         self._bars: pg.BarGraphItem | None = None
         self._labels: list[pg.TextItem] = []
         self.counts: dict[str, int] = {}
+        self.setMinimumSize(120, 110)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
 
     def set_counts(self, counts: dict[str, int]) -> None:
         """Show ``class -> count``."""
@@ -357,7 +363,7 @@ class ClassBars(pg.PlotWidget):
         _set_category_ticks(item.getAxis("left"), names)
         item.invertY(True)
         item.setXRange(0, top * 1.35, padding=0)
-        item.setYRange(-0.6, len(names) - 0.4, padding=0)
+        item.setYRange(-0.6, max(len(names), 5) - 0.4, padding=0)  # thin bars for few classes
 
 
 class Histogram(pg.PlotWidget):
@@ -371,6 +377,8 @@ class Histogram(pg.PlotWidget):
         item.hideButtons()
         item.showGrid(x=False, y=True, alpha=0.15)
         self._bars: pg.BarGraphItem | None = None
+        self.setMinimumSize(120, 110)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
 
     def set_histogram(self, edges: Sequence[float], counts: Sequence[int]) -> None:
         """Show a histogram from bin ``edges`` (n+1) and ``counts`` (n)."""

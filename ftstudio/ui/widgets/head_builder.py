@@ -170,7 +170,7 @@ class HeadBuilder(QWidget):
         hh = self.outputs.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 84), (2, 92), (3, 84), (4, 62)):
+        for col, width in ((0, 80), (2, 100), (3, 84), (4, 62)):
             self.outputs.setColumnWidth(col, width)
         self.outputs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.outputs.setMinimumHeight(70)

@@ -136,6 +136,9 @@ class LayerTreeModel(QAbstractItemModel):
             node.head = parent.head
             parent.children.append(node)
             stack.append(node)
+        if head_group is not None:  # the head goes last, under the backbone
+            self._root.children.remove(head_group)
+            self._root.children.append(head_group)
         self._trainable = {r.name: (r.trainable and not is_batch_norm(r)) or not r.in_backbone
                            for r in rows}
         self._total = int(total_params)
@@ -177,6 +180,10 @@ class LayerTreeModel(QAbstractItemModel):
                   for n in self._root.leaves() if n.row is not None and n.row.in_backbone
                   and not is_batch_norm(n.row)}
         return "layers", self._last_n, layers
+
+    def set_mode(self, mode: str, last_n: int) -> None:
+        """Record the spec's freeze mode without changing any tick (the engine set them)."""
+        self._mode, self._last_n = mode, int(last_n)
 
     def apply_freeze(self, mode: str, last_n: int = 2,
                      layers: dict[str, bool] | None = None) -> None:
@@ -330,7 +337,7 @@ class LayerTreeModel(QAbstractItemModel):
                 if node.head:
                     return "always"
                 if row is not None and is_batch_norm(row) and not node.children:
-                    return "stats frozen"
+                    return "frozen"
                 return None
             if row is None:
                 if col == COL_PARAMS:

@@ -1,0 +1,220 @@
+"""UI responsiveness during a real training run in the window, and window vs CLI wall time.
+
+Opens the window on a spec, starts training from the Train page (charts visible) and, while the
+engine trains in its worker thread, probes the GUI thread with a 10 ms QTimer: the longest gap
+between two ticks (minus the interval) is the longest stall a user would feel. Then trains the
+same spec with the CLI (``python -m ftstudio train SPEC``) in a subprocess. Both runs write
+``env.json`` with ``wall_seconds`` (the engine's ``train()`` from start to saved run), which
+are compared: the window must not slow training down.
+
+    python -m benchmarks.ui_stall [--workload tabular|text] [--repeat 1] [--spec SPEC]
+
+Targets: longest stall < 50 ms, window/CLI wall time <= 1.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE_MS = 10
+"""Probe period: a stall is how much later than this a tick comes."""
+
+
+def make_tabular(folder: Path, rows: int = 20_000, features: int = 16,
+                 epochs: int = 6) -> Path:
+    """A synthetic 4-class tabular task with a 2x128 MLP head (~3700 optimizer steps)."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 1.5, (4, features))
+    data = folder / "synthetic.csv"
+    with data.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([f"f{i}" for i in range(features)] + ["label"])
+        for r in range(rows):
+            c = r % 4
+            w.writerow([f"{v:.4f}" for v in centers[c] + rng.normal(0, 1.5, features)]
+                       + [f"class_{c}"])
+    spec = {
+        "name": "bench-tabular",
+        "data": {"path": str(data), "feature_columns": [f"f{i}" for i in range(features)],
+                 "label_column": "label"},
+        "backbone": {"source": "none"},
+        "head": {"layers": [{"type": "dense", "units": 128},
+                            {"type": "dense", "units": 128}]},
+        "training": {"epochs": epochs, "batch_size": 32, "optimizer": "adam",
+                     "learning_rate": 0.001},
+    }
+    path = folder / "bench_tabular.json"
+    path.write_text(json.dumps(spec, indent=2))
+    return path
+
+
+def make_text(folder: Path) -> Path:
+    """The bundled demo (MiniLM on reviews.csv), 1 epoch, bundled backbone, 32 tokens."""
+    spec = json.loads((ROOT / "resources" / "demo" / "demo_spec.json").read_text())
+    spec["name"] = "bench-text"
+    spec["data"]["path"] = str(ROOT / "resources" / "demo" / "reviews.csv")
+    spec["backbone"] = {"source": "auto", "name": "minilm", "sequence_length": 32}
+    spec["training"]["epochs"] = 1
+    path = folder / "bench_text.json"
+    path.write_text(json.dumps(spec, indent=2))
+    return path
+
+
+def run_window(spec: Path, runs_root: Path) -> dict[str, float]:
+    """Train ``spec`` from the window; return stall statistics and the run's wall time."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer, Slot
+
+    from ftstudio.ui.app import create_app, create_window
+
+    app = create_app()
+    window = create_window(str(spec), runs_root=str(runs_root))
+    window.resize(1280, 800)
+    window.show()
+    window.start_engine()
+
+    def pump_until(cond, timeout: float) -> None:  # noqa: ANN001
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                raise SystemExit("timed out waiting for the window")
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+    pump_until(lambda: window.engine_state == "ready", 300)
+    pump_until(lambda: window.data_page.check is not None, 300)
+    window.go_to("train")
+    page = window.train_page
+
+    class Probe(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clock = QElapsedTimer()
+            self.gaps: list[float] = []
+            self.last = 0
+            self.timer = QTimer(self)
+            self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+            self.timer.setInterval(PROBE_MS)
+            self.timer.timeout.connect(self.tick)
+            self.loop = QEventLoop()
+
+        def start(self) -> None:
+            self.clock.start()
+            self.last = self.clock.nsecsElapsed()
+            self.timer.start()
+
+        @Slot()
+        def tick(self) -> None:
+            now = self.clock.nsecsElapsed()
+            self.gaps.append((now - self.last) / 1e6)
+            self.last = now
+
+        @Slot(bool)
+        def on_running(self, running: bool) -> None:
+            if not running:
+                self.timer.stop()
+                self.loop.quit()
+
+    # baseline: the same probe on the idle window for 3 s (how much the machine alone stalls us)
+    idle = Probe()
+    idle.start()
+    QTimer.singleShot(3000, idle.loop.quit)
+    idle.loop.exec()
+    idle.timer.stop()
+    idle_stall = float(np.max(np.maximum(np.array(idle.gaps) - PROBE_MS, 0.0)))
+
+    probe = Probe()
+    page.runningChanged.connect(probe.on_running)
+    probe.start()
+    t0 = time.perf_counter()
+    page.start()
+    if page.running:
+        probe.loop.exec()
+    elapsed = time.perf_counter() - t0
+    if page.outcome is None:
+        raise SystemExit(f"training failed: {[e.message for e in window.errors]}")
+    run = Path(page.outcome.run_dir)
+    wall = float(json.loads((run / "env.json").read_text())["wall_seconds"])
+    gaps = np.array(probe.gaps)
+    stalls = np.maximum(gaps - PROBE_MS, 0.0)
+    result = {"wall_seconds": wall, "job_seconds": elapsed,
+              "stall_max_ms": float(stalls.max()), "stall_p99_ms": float(np.percentile(stalls, 99)),
+              "idle_stall_max_ms": idle_stall,
+              "ticks": float(len(gaps)), "chart_redraws": float(page.charts.redraws),
+              "batch_points": float(page.batches_received),
+              "batch_emits": float(page.reporter.emits if page.reporter else 0),
+              "run": str(run)}
+    window.project.dirty = False
+    window.shutdown()
+    window.close()
+    return result
+
+
+def run_cli(spec: Path, runs_root: Path) -> dict[str, float]:
+    """Train ``spec`` with ``python -m ftstudio train``; return the run's wall time."""
+    before = set(runs_root.glob("*")) if runs_root.exists() else set()
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "ftstudio", "train", str(spec),
+                          "--runs-root", str(runs_root)], capture_output=True, text=True,
+                         cwd=ROOT, timeout=3600)
+    process = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise SystemExit(f"CLI failed:\n{out.stderr[-3000:]}")
+    (run,) = set(runs_root.glob("*")) - before
+    wall = float(json.loads((run / "env.json").read_text())["wall_seconds"])
+    return {"wall_seconds": wall, "process_seconds": process, "run": str(run)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", choices=["tabular", "text"], default="tabular")
+    parser.add_argument("--spec", help="train this spec instead of a built-in workload")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    work = Path(tempfile.mkdtemp(prefix="ftstudio-bench-"))
+    os.environ.setdefault("FTSTUDIO_HOME", str(work / "home"))
+    spec = Path(args.spec) if args.spec else (
+        make_tabular(work) if args.workload == "tabular" else make_text(work))
+    windows, clis = [], []
+    for i in range(args.repeat):
+        clis.append(run_cli(spec, work / "runs-cli"))
+        windows.append(run_window(spec, work / f"runs-window-{i}"))
+        print(f"round {i + 1}: window {windows[-1]['wall_seconds']:.2f} s "
+              f"(stall max {windows[-1]['stall_max_ms']:.1f} ms), "
+              f"CLI {clis[-1]['wall_seconds']:.2f} s", flush=True)
+    same = json.loads(Path(windows[0]["run"], "spec.json").read_text()) == \
+        json.loads(Path(clis[0]["run"], "spec.json").read_text())
+    w_wall = statistics.median(r["wall_seconds"] for r in windows)
+    c_wall = statistics.median(r["wall_seconds"] for r in clis)
+    stall = max(r["stall_max_ms"] for r in windows)
+    p99 = max(r["stall_p99_ms"] for r in windows)
+    w0 = windows[0]
+    print(f"workload: {args.spec or args.workload} (platform {os.environ['QT_QPA_PLATFORM']}, "
+          f"same spec.json in both runs: {same})")
+    idle = max(r["idle_stall_max_ms"] for r in windows)
+    print(f"UI thread: longest stall {stall:.1f} ms, p99 {p99:.1f} ms over "
+          f"{int(sum(r['ticks'] for r in windows))} probe ticks (target < 50 ms); "
+          f"idle window before training: longest stall {idle:.1f} ms")
+    print(f"  reporter: {int(w0['batch_points'])} batches in {int(w0['batch_emits'])} signal "
+          f"chunks, {int(w0['chart_redraws'])} chart redraws")
+    process = statistics.median(r["process_seconds"] for r in clis)
+    print(f"train() wall time: window {w_wall:.2f} s, CLI {c_wall:.2f} s "
+          f"(CLI process incl. start-up {process:.2f} s)")
+    print(f"window/CLI ratio {w_wall / c_wall:.3f} (target <= 1.05)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
