@@ -147,9 +147,12 @@ def run_window(spec: Path, runs_root: Path) -> dict[str, float]:
     wall = float(json.loads((run / "env.json").read_text())["wall_seconds"])
     gaps = np.array(probe.gaps)
     stalls = np.maximum(gaps - PROBE_MS, 0.0)
+    at = np.cumsum(gaps) / 1000.0
+    worst = np.argsort(stalls)[-5:][::-1]
+    top = ", ".join(f"{stalls[i]:.0f} ms at {at[i]:.1f} s" for i in worst)
     result = {"wall_seconds": wall, "job_seconds": elapsed,
               "stall_max_ms": float(stalls.max()), "stall_p99_ms": float(np.percentile(stalls, 99)),
-              "idle_stall_max_ms": idle_stall,
+              "idle_stall_max_ms": idle_stall, "top": top,
               "ticks": float(len(gaps)), "chart_redraws": float(page.charts.redraws),
               "batch_points": float(page.batches_received),
               "batch_emits": float(page.reporter.emits if page.reporter else 0),
@@ -192,8 +195,10 @@ def main() -> int:
         clis.append(run_cli(spec, work / "runs-cli"))
         windows.append(run_window(spec, work / f"runs-window-{i}"))
         print(f"round {i + 1}: window {windows[-1]['wall_seconds']:.2f} s "
-              f"(stall max {windows[-1]['stall_max_ms']:.1f} ms), "
-              f"CLI {clis[-1]['wall_seconds']:.2f} s", flush=True)
+              f"(stall max {windows[-1]['stall_max_ms']:.1f} ms, idle "
+              f"{windows[-1]['idle_stall_max_ms']:.1f} ms; worst: {windows[-1]['top']} of "
+              f"{windows[-1]['job_seconds']:.1f} s), CLI {clis[-1]['wall_seconds']:.2f} s",
+              flush=True)
     same = json.loads(Path(windows[0]["run"], "spec.json").read_text()) == \
         json.loads(Path(clis[0]["run"], "spec.json").read_text())
     w_wall = statistics.median(r["wall_seconds"] for r in windows)

@@ -224,8 +224,15 @@ class PretrainWorker(QObject):
             self.done.emit()
 
 
-def start_worker(worker: Any, parent: QObject | None = None) -> QThread:
+def start_worker(worker: Any, parent: QObject | None = None,
+                 on_thread_finished: Any = None) -> QThread:
     """Move ``worker`` to a new QThread, start it, and quit the thread on ``worker.done``.
+
+    Args:
+        worker: a worker of this module (it has ``run`` and ``done``).
+        parent: the thread's QObject parent.
+        on_thread_finished: a bound slot of a GUI-thread object, connected to
+            ``thread.finished`` before the thread starts (release the worker and thread there).
 
     The caller keeps references to both until ``thread.finished``, and on shutdown calls
     :func:`stop_thread`.
@@ -234,6 +241,8 @@ def start_worker(worker: Any, parent: QObject | None = None) -> QThread:
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.done.connect(thread.quit)
+    if on_thread_finished is not None:
+        thread.finished.connect(on_thread_finished)
     thread.start()
     return thread
 

@@ -426,8 +426,7 @@ class LibraryPage(QWidget):
         worker.done.connect(self._on_done)
         self._worker = worker
         self._set_busy(True)
-        self._thread = start_worker(worker, self)
-        self._thread.finished.connect(self._on_thread_finished)
+        self._thread = start_worker(worker, self, self._on_thread_finished)
         return True
 
     def _set_busy(self, busy: bool) -> None:

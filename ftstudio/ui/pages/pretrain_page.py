@@ -409,8 +409,7 @@ class PretrainPage(QWidget):
         worker.stopped.connect(self._on_stopped)
         self._worker = worker
         self._set_running(True)
-        self._thread = start_worker(worker, self)
-        self._thread.finished.connect(self._on_thread_finished)
+        self._thread = start_worker(worker, self, self._on_thread_finished)
         self._timer.start()
         self._set_status(f"Starting: {spec.resolved_kind} autoencoder → library model "
                          f"'{spec.save_as}'…")
