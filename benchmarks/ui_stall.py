@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -137,10 +138,13 @@ def run_window(spec: Path, runs_root: Path) -> dict[str, float]:
     page.runningChanged.connect(probe.on_running)
     probe.start()
     t0 = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     page.start()
     if page.running:
         probe.loop.exec()
     elapsed = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    gui_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if page.outcome is None:
         raise SystemExit(f"training failed: {[e.message for e in window.errors]}")
     run = Path(page.outcome.run_dir)
@@ -152,7 +156,7 @@ def run_window(spec: Path, runs_root: Path) -> dict[str, float]:
     top = ", ".join(f"{stalls[i]:.0f} ms at {at[i]:.1f} s" for i in worst)
     result = {"wall_seconds": wall, "job_seconds": elapsed,
               "stall_max_ms": float(stalls.max()), "stall_p99_ms": float(np.percentile(stalls, 99)),
-              "idle_stall_max_ms": idle_stall, "top": top,
+              "idle_stall_max_ms": idle_stall, "top": top, "gui_cpu_seconds": gui_cpu,
               "ticks": float(len(gaps)), "chart_redraws": float(page.charts.redraws),
               "batch_points": float(page.batches_received),
               "batch_emits": float(page.reporter.emits if page.reporter else 0),
@@ -176,6 +180,10 @@ def run_cli(spec: Path, runs_root: Path) -> dict[str, float]:
     (run,) = set(runs_root.glob("*")) - before
     wall = float(json.loads((run / "env.json").read_text())["wall_seconds"])
     return {"wall_seconds": wall, "process_seconds": process, "run": str(run)}
+
+
+def _in_thread() -> bool:
+    return os.environ.get("FTSTUDIO_TRAIN_IN_THREAD", "") not in ("", "0")
 
 
 def main() -> int:
@@ -213,7 +221,9 @@ def main() -> int:
           f"{int(sum(r['ticks'] for r in windows))} probe ticks (target < 50 ms); "
           f"idle window before training: longest stall {idle:.1f} ms")
     print(f"  reporter: {int(w0['batch_points'])} batches in {int(w0['batch_emits'])} signal "
-          f"chunks, {int(w0['chart_redraws'])} chart redraws")
+          f"chunks, {int(w0['chart_redraws'])} chart redraws; window process CPU while "
+          f"training {w0['gui_cpu_seconds']:.2f} s over {w0['job_seconds']:.1f} s"
+          f"{' (training itself runs in a child process)' if not _in_thread() else ''}")
     process = statistics.median(r["process_seconds"] for r in clis)
     print(f"train() wall time: window {w_wall:.2f} s, CLI {c_wall:.2f} s "
           f"(CLI process incl. start-up {process:.2f} s)")

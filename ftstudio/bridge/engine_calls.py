@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -67,6 +68,13 @@ def load_engine() -> EngineInfo:
     import keras
     import tensorflow as tf
 
+    try:
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        # the window's process only builds models to describe them: keep it off the GPU,
+        # whose memory belongs to the training process
+        tf.config.set_visible_devices([], "GPU")
+    except Exception:  # noqa: BLE001 - device setup is best effort
+        gpus = []
     versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
     try:
         import keras_hub
@@ -81,10 +89,6 @@ def load_engine() -> EngineInfo:
             __import__(f"ftstudio.engine.{name}")
         except ImportError:  # pragma: no cover - a missing engine module shows up later
             pass
-    try:
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    except Exception:  # noqa: BLE001 - device listing is informational only
-        gpus = []
     device = ("GPU: " + ", ".join(gpus)) if gpus else "CPU"
     return EngineInfo(versions, device, bundled_backbones(), time.perf_counter() - t0)
 
@@ -372,8 +376,21 @@ def _summary_text(model: Any) -> str:
 
 
 # ===================================================================== training
+TRAIN_IN_THREAD = os.environ.get("FTSTUDIO_TRAIN_IN_THREAD", "") not in ("", "0")
+"""Train in the worker thread itself instead of a child process (for debugging/benchmarks)."""
+
+
 def train(spec: ExperimentSpec, reporter: Any, runs_root: str | None = None) -> TrainOutcome:
-    """Run ``engine.training.train`` with the window's reporter."""
+    """Run ``engine.training.train`` for the window, reporting to ``reporter``.
+
+    By default the engine runs in a child process (see :mod:`ftstudio.bridge.train_process`)
+    so it never competes with the GUI thread for the GIL; the calling worker thread relays its
+    reports. ``FTSTUDIO_TRAIN_IN_THREAD=1`` runs it in the calling thread instead.
+    """
+    if not TRAIN_IN_THREAD:
+        from ftstudio.bridge.train_process import train_in_process
+
+        return train_in_process(spec, reporter, runs_root)
     from ftstudio.engine import training
 
     t0 = time.perf_counter()
@@ -381,6 +398,21 @@ def train(spec: ExperimentSpec, reporter: Any, runs_root: str | None = None) -> 
     return TrainOutcome(run_dir=str(result.run_dir), metrics=dict(result.metrics),
                         stopped_by_user=bool(result.stopped_by_user),
                         best_epoch=result.best_epoch, seconds=time.perf_counter() - t0)
+
+
+def prewarm_training() -> None:
+    """Start the next training process now (it imports TensorFlow while the user works)."""
+    if not TRAIN_IN_THREAD:
+        from ftstudio.bridge.train_process import prewarm
+
+        prewarm()
+
+
+def shutdown_training() -> None:
+    """End an idle training process (on quit)."""
+    from ftstudio.bridge.train_process import shutdown
+
+    shutdown()
 
 
 # ========================================================================= runs

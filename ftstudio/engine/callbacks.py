@@ -96,33 +96,52 @@ class ReporterCallback(keras.callbacks.Callback):
                                  "diverged": self.diverged, "phase": self.info.get("phase")})
 
 
-class BestWeights(keras.callbacks.Callback):
-    """Keeps the best weights seen at an epoch end in memory.
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model's weights (not the optimizer's) whenever ``monitor`` improves.
 
-    "Best" is by ``monitor``: lower is better for losses, higher for everything else. A
-    stopped or early-stopped run ends on these weights.
+    Unlike ``ModelCheckpoint(save_weights_only=True)``, the file holds only the layers'
+    weights, so it loads back after the optimizer changed (two-phase recipe), and it is
+    written atomically (a crash mid-write keeps the previous best).
+
+    Args:
+        path: where to write (a ``.npz`` file).
+        monitor: the log key to watch.
+        lower_is_better: ``True`` for losses and errors.
+        initial_value: the value to beat (a resumed run's best so far), or ``None``.
     """
 
-    def __init__(self, monitor: str = "val_loss") -> None:
+    def __init__(self, path: Any, monitor: str, lower_is_better: bool,
+                 initial_value: float | None = None) -> None:
         super().__init__()
+        self.path = path
         self.monitor = monitor
-        self.mode_max = "loss" not in monitor and "error" not in monitor
-        self.best: float | None = None
-        self.best_epoch: int | None = None
-        self.weights: list[Any] | None = None
+        self.lower_is_better = lower_is_better
+        self.best = initial_value
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
+        import numpy as np
+
+        from ftstudio.engine.runs import atomic_save
+
         value = _scalar((logs or {}).get(self.monitor))
         if not math.isfinite(value):
             return
-        better = self.best is None or (value > self.best if self.mode_max else value < self.best)
-        if better:
-            self.best, self.best_epoch = value, epoch + 1
-            self.weights = self.model.get_weights()
+        if self.best is not None and not (
+                value < self.best if self.lower_is_better else value > self.best):
+            return
+        self.best = value
+        weights = self.model.get_weights()
 
-    def restore(self) -> bool:
-        """Put the best weights back into the model; False when none were recorded."""
-        if self.weights is None:
-            return False
-        self.model.set_weights(self.weights)
-        return True
+        def write(tmp: Any) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, *weights)
+
+        atomic_save(self.path, write, suffix=".npz")
+
+    @staticmethod
+    def restore(model: Any, path: Any) -> None:
+        """Load weights written by this callback into ``model``."""
+        import numpy as np
+
+        with np.load(path) as data:
+            model.set_weights([data[f"arr_{i}"] for i in range(len(data.files))])

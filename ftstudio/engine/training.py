@@ -339,7 +339,8 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
     else:
         phases.append(("train", 0, t.epochs, 1.0, False))
 
-    best = _best_callback(monitor)
+    best_file = run.file("best_weights.npz")
+    from ftstudio.engine.callbacks import BestCheckpoint
     reporter_cb = None
     stopped = False
     for i, (phase, start, end, factor, head_only) in enumerate(phases):
@@ -366,7 +367,9 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
                                       append=resume or i > 0 or start > 0),
             keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch",
                                              delete_checkpoint=True),
-            best, reporter_cb,
+            BestCheckpoint(best_file, monitor, _lower_is_better(monitor),
+                           _best_so_far(run, monitor)),
+            reporter_cb,
         ]
         if t.early_stopping_patience:
             callbacks.append(keras.callbacks.EarlyStopping(
@@ -383,9 +386,11 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
         if len(phases) > 1 and i < len(phases) - 1:
             atomic_save(marker, lambda p: model.save_weights(str(p)), suffix=".weights.h5")
 
-    if best.restore():
-        reporter.status(f"Restored the best weights (epoch {best.best_epoch}, "
-                        f"{monitor} {best.best:.4g})")
+    best_epoch, best_value = _best_epoch(run, monitor)
+    if best_file.is_file():
+        BestCheckpoint.restore(model, best_file)
+        reporter.status(f"Restored the best weights (epoch {best_epoch}, {monitor} "
+                        f"{best_value:.4g})")
     reporter.status("Evaluating on the test split…")
     from ftstudio.engine.inference import evaluate_model
 
@@ -407,8 +412,9 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
     import shutil
 
     shutil.rmtree(run.backup_dir, ignore_errors=True)
-    run.set_status(STATUS_STOPPED if stopped else STATUS_FINISHED, best_epoch=best.best_epoch)
-    return RunResult(run.path, metrics_out, run.history(), stopped, best.best_epoch)
+    best_file.unlink(missing_ok=True)
+    run.set_status(STATUS_STOPPED if stopped else STATUS_FINISHED, best_epoch=best_epoch)
+    return RunResult(run.path, metrics_out, run.history(), stopped, best_epoch)
 
 
 def _trim_history(run: RunFolder, backup: Path) -> None:
@@ -451,10 +457,24 @@ def _export_copy(run: RunFolder, target: Path) -> None:
                        f"{run.path} holds the model") from None
 
 
-def _best_callback(monitor: str) -> Any:
-    from ftstudio.engine.callbacks import BestWeights
+def _lower_is_better(monitor: str) -> bool:
+    return "loss" in monitor or "error" in monitor or monitor.endswith(("mae", "mse", "rmse"))
 
-    return BestWeights(monitor)
+
+def _best_epoch(run: RunFolder, monitor: str) -> tuple[int | None, float]:
+    """The best epoch (from 1) by ``monitor`` in ``history.csv`` and its value."""
+    scored = [(row[monitor], int(row["epoch"]) + 1) for row in run.history()
+              if math.isfinite(row.get(monitor, math.nan))]
+    if not scored:
+        return None, math.nan
+    value, epoch = (min if _lower_is_better(monitor) else max)(scored)
+    return epoch, value
+
+
+def _best_so_far(run: RunFolder, monitor: str) -> float | None:
+    """What a resumed run's checkpoint must beat (``None`` on a fresh run)."""
+    _, value = _best_epoch(run, monitor)
+    return value if math.isfinite(value) else None
 
 
 def _reporter_callback(reporter: Reporter, info: dict[str, Any], batch_size: int) -> Any:

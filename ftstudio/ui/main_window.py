@@ -321,6 +321,8 @@ class MainWindow(QMainWindow):
         self.engine_label.setToolTip(f"{versions}\nloaded in {info.seconds:.1f} s")
         self.model_page.set_backbones(info.backbones)
         self.show_status(f"Engine ready ({info.seconds:.1f} s)")
+        if not self._closing:
+            engine_calls.prewarm_training()
 
     @Slot(int, object)
     def _on_engine_failed(self, job_id: int, info: ErrorInfo) -> None:
@@ -677,6 +679,7 @@ class MainWindow(QMainWindow):
                 except Exception:  # noqa: BLE001 - shutting down anyway
                     log.exception("page shutdown failed")
         ok = self.runner.wait_all(timeout_ms)
+        engine_calls.shutdown_training()
         for timer in self.findChildren(QTimer):
             timer.stop()
         return ok

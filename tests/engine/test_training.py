@@ -58,6 +58,11 @@ def test_train_writes_a_complete_run_folder(tmp_path):
     assert metrics["test.accuracy"] > 0.6
     assert result.metrics == metrics
     assert len(result.history) == 3
+    # the best epoch's weights (lowest val_loss) are the ones evaluated and saved
+    val_losses = [row["val_loss"] for row in result.history]
+    assert result.best_epoch == int(np.argmin(val_losses)) + 1
+    assert metrics["val.loss"] == pytest.approx(min(val_losses), rel=1e-3)
+    assert not (run / "best_weights.npz").exists()
     ev = json.loads((run / "evaluation.json").read_text())
     test = ev["splits"]["test"]["outputs"]["label"]
     assert np.array(test["confusion"]).sum() == test["n"]

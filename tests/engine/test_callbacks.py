@@ -1,0 +1,63 @@
+import math
+
+import keras
+import numpy as np
+
+from ftstudio.engine.callbacks import BestCheckpoint, ReporterCallback
+from ftstudio.engine.reporting import RecordingReporter
+
+
+def tiny_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    return model
+
+
+def test_best_checkpoint_keeps_the_best_epoch_and_beats_a_threshold(tmp_path):
+    model = tiny_model()
+    path = tmp_path / "best.npz"
+    cb = BestCheckpoint(path, "val_loss", lower_is_better=True, initial_value=None)
+    cb.set_model(model)
+    snapshots = []
+    for epoch, loss in enumerate([0.5, 0.3, 0.4]):
+        model.set_weights([w + epoch + 1 for w in model.get_weights()])
+        snapshots.append(model.get_weights())
+        cb.on_epoch_end(epoch, {"val_loss": loss})
+    BestCheckpoint.restore(model, path)
+    for got, want in zip(model.get_weights(), snapshots[1], strict=True):
+        np.testing.assert_array_equal(got, want)
+    # a resumed run must beat the best so far before it overwrites the file
+    before = path.stat().st_mtime_ns
+    cb2 = BestCheckpoint(path, "val_loss", lower_is_better=True, initial_value=0.3)
+    cb2.set_model(model)
+    cb2.on_epoch_end(3, {"val_loss": 0.35})
+    cb2.on_epoch_end(4, {"val_loss": math.nan})
+    assert path.stat().st_mtime_ns == before
+    cb_max = BestCheckpoint(tmp_path / "acc.npz", "val_accuracy", lower_is_better=False)
+    cb_max.set_model(model)
+    cb_max.on_epoch_end(0, {"val_accuracy": 0.5})
+    cb_max.on_epoch_end(1, {"val_accuracy": 0.4})
+    assert cb_max.best == 0.5
+
+
+def test_reporter_callback_recovers_batch_loss_and_stops():
+    model = tiny_model()
+    rep = RecordingReporter(stop_after_batches=3)
+    cb = ReporterCallback(rep, {"epochs": 1, "steps_per_epoch": 10}, batch_size=4)
+    cb.set_model(model)
+    cb.on_epoch_begin(0)
+    # Keras reports the running mean: batches of loss 1, 3, 5 -> means 1, 2, 3
+    for batch, mean in enumerate([1.0, 2.0, 3.0]):
+        cb.on_train_batch_end(batch, {"loss": mean})
+    losses = [logs["batch_loss"] for _, logs in rep.of("batch_end")]
+    assert losses == [1.0, 3.0, 5.0]
+    assert model.stop_training and cb.stopped_by_user
+
+
+def test_reporter_callback_flags_nan():
+    model = tiny_model()
+    cb = ReporterCallback(RecordingReporter(), {"epochs": 1, "steps_per_epoch": 5}, 4)
+    cb.set_model(model)
+    cb.on_epoch_begin(0)
+    cb.on_train_batch_end(0, {"loss": float("nan")})
+    assert cb.diverged == "epoch 1, batch 1" and model.stop_training
