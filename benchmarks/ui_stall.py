@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import json
 import os
 import resource
@@ -73,7 +74,7 @@ def make_text(folder: Path) -> Path:
     return path
 
 
-def run_window(spec: Path, runs_root: Path) -> dict[str, float]:
+def run_window(spec: Path, runs_root: Path, page_key: str = "train") -> dict[str, float]:
     """Train ``spec`` from the window; return stall statistics and the run's wall time."""
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer, Slot
 
@@ -94,7 +95,7 @@ def run_window(spec: Path, runs_root: Path) -> dict[str, float]:
 
     pump_until(lambda: window.engine_state == "ready", 300)
     pump_until(lambda: window.data_page.check is not None, 300)
-    window.go_to("train")
+    window.go_to(page_key)
     page = window.train_page
 
     class Probe(QObject):
@@ -134,6 +135,16 @@ def run_window(spec: Path, runs_root: Path) -> dict[str, float]:
     idle.timer.stop()
     idle_stall = float(np.max(np.maximum(np.array(idle.gaps) - PROBE_MS, 0.0)))
 
+    gc_pauses: list[float] = []
+    gc_start = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        elif info.get("generation") == 2:
+            gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
     probe = Probe()
     page.runningChanged.connect(probe.on_running)
     probe.start()
@@ -143,6 +154,7 @@ def run_window(spec: Path, runs_root: Path) -> dict[str, float]:
     if page.running:
         probe.loop.exec()
     elapsed = time.perf_counter() - t0
+    gc.callbacks.remove(on_gc)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     gui_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if page.outcome is None:
@@ -157,6 +169,7 @@ def run_window(spec: Path, runs_root: Path) -> dict[str, float]:
     result = {"wall_seconds": wall, "job_seconds": elapsed,
               "stall_max_ms": float(stalls.max()), "stall_p99_ms": float(np.percentile(stalls, 99)),
               "idle_stall_max_ms": idle_stall, "top": top, "gui_cpu_seconds": gui_cpu,
+              "gc_full": float(len(gc_pauses)), "gc_full_max_ms": max(gc_pauses, default=0.0),
               "ticks": float(len(gaps)), "chart_redraws": float(page.charts.redraws),
               "batch_points": float(page.batches_received),
               "batch_emits": float(page.reporter.emits if page.reporter else 0),
@@ -191,6 +204,8 @@ def main() -> int:
     parser.add_argument("--workload", choices=["tabular", "text"], default="tabular")
     parser.add_argument("--spec", help="train this spec instead of a built-in workload")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--page", default="train",
+                        help="page shown while training (default: the Train page's charts)")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -201,7 +216,7 @@ def main() -> int:
     windows, clis = [], []
     for i in range(args.repeat):
         clis.append(run_cli(spec, work / "runs-cli"))
-        windows.append(run_window(spec, work / f"runs-window-{i}"))
+        windows.append(run_window(spec, work / f"runs-window-{i}", args.page))
         print(f"round {i + 1}: window {windows[-1]['wall_seconds']:.2f} s "
               f"(stall max {windows[-1]['stall_max_ms']:.1f} ms, idle "
               f"{windows[-1]['idle_stall_max_ms']:.1f} ms; worst: {windows[-1]['top']} of "
@@ -222,7 +237,8 @@ def main() -> int:
           f"idle window before training: longest stall {idle:.1f} ms")
     print(f"  reporter: {int(w0['batch_points'])} batches in {int(w0['batch_emits'])} signal "
           f"chunks, {int(w0['chart_redraws'])} chart redraws; window process CPU while "
-          f"training {w0['gui_cpu_seconds']:.2f} s over {w0['job_seconds']:.1f} s"
+          f"training {w0['gui_cpu_seconds']:.2f} s over {w0['job_seconds']:.1f} s; "
+          f"{int(w0['gc_full'])} full GCs (longest {w0['gc_full_max_ms']:.0f} ms)"
           f"{' (training itself runs in a child process)' if not _in_thread() else ''}")
     process = statistics.median(r["process_seconds"] for r in clis)
     print(f"train() wall time: window {w_wall:.2f} s, CLI {c_wall:.2f} s "

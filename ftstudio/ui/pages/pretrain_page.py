@@ -202,7 +202,6 @@ class PretrainPage(QWidget):
         left.addStretch(1)
 
         # ---- live view
-        pg.setConfigOptions(antialias=True)
         self.plot = pg.PlotWidget()
         self.plot.setBackground("w")
         item = self.plot.getPlotItem()

@@ -8,13 +8,14 @@ once per signal.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 __all__ = [
@@ -35,6 +36,8 @@ PALETTE = ["#3b6cf6", "#f28e2b", "#2ca58d", "#e15759", "#9467bd", "#8c564b", "#e
 """Curve colours (colour-blind friendly order: blue, orange, green, red, …)."""
 
 TRAIN_COLOR = "#3b6cf6"
+LR_REDRAW_SECONDS = 1.0
+"""The learning-rate chart redraws at most this often while training."""
 VAL_COLOR = "#f28e2b"
 
 _configured = False
@@ -180,7 +183,9 @@ class TrainCharts(QWidget):
         self.c_lr = curve(self.lr_plot, "#2ca58d", None, 2.0, antialias=False)
         self.lr_plot.getPlotItem().setLabel("left", "lr")
 
-        self._dirty = False
+        self._dirty_batches = False
+        self._dirty_epochs = False
+        self._last_lr_draw = 0.0
         self.redraws = 0
         self.timer = QTimer(self)
         self.timer.setInterval(redraw_ms)
@@ -198,7 +203,8 @@ class TrainCharts(QWidget):
         for line in self._phase_lines:
             self.batch_plot.removeItem(line)
         self._phase_lines.clear()
-        self._dirty = True
+        self._dirty_batches = self._dirty_epochs = True
+        self._last_lr_draw = 0.0
         self.redraw()
 
     def add_batches(self, batches: Iterable[tuple[int, dict[str, float]]]) -> None:
@@ -213,7 +219,7 @@ class TrainCharts(QWidget):
             lr = logs.get("lr")
             if lr is not None and math.isfinite(lr):
                 self.lr.append(step, lr)
-        self._dirty = True
+        self._dirty_batches = True
 
     def mark_phase(self, step: int, label: str) -> None:
         """Draw a vertical line where a training phase starts (two-phase fine-tuning)."""
@@ -236,7 +242,8 @@ class TrainCharts(QWidget):
             self.metricsFound.emit(names)
         self.metric_series.append(epoch, logs.get(self.metric_name, math.nan))
         self.val_metric_series.append(epoch, logs.get("val_" + self.metric_name, math.nan))
-        self._dirty = True
+        self._dirty_epochs = True
+        self._last_lr_draw = 0.0
 
     def set_metric(self, name: str) -> None:
         """Show another epoch metric (``accuracy``, ``mae``, …) in the metric chart."""
@@ -250,7 +257,7 @@ class TrainCharts(QWidget):
         self.metric_plot.getPlotItem().setTitle(
             f"<span style='font-size:10pt;font-weight:600'>{pretty.capitalize() or 'Metric'}"
             f" per epoch</span>")
-        self._dirty = True
+        self._dirty_epochs = True
 
     def load_history(self, rows: Sequence[dict[str, float]]) -> None:
         """Show a finished run's epochs (``history.csv`` rows; no batch data)."""
@@ -266,29 +273,45 @@ class TrainCharts(QWidget):
     # -------------------------------------------------------------- drawing
     @Slot()
     def redraw(self) -> None:
-        """Push new points to the curves (called by the timer; cheap when nothing changed)."""
-        if not self._dirty:
+        """Push new points to the curves that changed (called by the timer).
+
+        Only the batch-loss chart changes between epochs; the learning-rate chart is redrawn
+        at most once a second and the epoch charts only when an epoch ended, so a redraw
+        paints one plot, not four.
+        """
+        if not (self._dirty_batches or self._dirty_epochs):
             return
-        self._dirty = False
         self.redraws += 1
-        self.c_batch_raw.setData(*_finite(self.batch_raw))
-        self.c_batch_smooth.setData(*_finite(self.batch_smooth))
-        self.c_lr.setData(*_finite(self.lr))
-        lr_x, lr_y = _finite(self.lr)
-        if len(lr_y):
-            top = float(lr_y.max())
-            self.lr_plot.getPlotItem().setYRange(0, top * 1.15 if top > 0 else 1, padding=0)
-        self.c_loss.setData(*_finite(self.loss))
-        self.c_val_loss.setData(*_finite(self.val_loss))
-        n_epochs = len(self.loss)
-        for plot in (self.loss_plot, self.metric_plot):
-            axis = plot.getPlotItem().getAxis("bottom")
-            if 0 < n_epochs <= 12:
-                axis.setTickSpacing(major=1, minor=1)
+        if self._dirty_batches:
+            self._dirty_batches = False
+            self.c_batch_raw.setData(*_finite(self.batch_raw))
+            self.c_batch_smooth.setData(*_finite(self.batch_smooth))
+            now = time.monotonic()
+            if now - self._last_lr_draw >= LR_REDRAW_SECONDS:
+                self._last_lr_draw = now
+                lr_x, lr_y = _finite(self.lr)
+                self.c_lr.setData(lr_x, lr_y)
+                if len(lr_y):
+                    top = float(lr_y.max())
+                    self.lr_plot.getPlotItem().setYRange(0, top * 1.15 if top > 0 else 1,
+                                                         padding=0)
             else:
-                axis.setTickSpacing()
-        self.c_metric.setData(*_finite(self.metric_series))
-        self.c_val_metric.setData(*_finite(self.val_metric_series))
+                self._dirty_batches = len(self.lr) != len(self.c_lr.xData
+                                                          if self.c_lr.xData is not None
+                                                          else [])
+        if self._dirty_epochs:
+            self._dirty_epochs = False
+            self.c_loss.setData(*_finite(self.loss))
+            self.c_val_loss.setData(*_finite(self.val_loss))
+            n_epochs = len(self.loss)
+            for plot in (self.loss_plot, self.metric_plot):
+                axis = plot.getPlotItem().getAxis("bottom")
+                if 0 < n_epochs <= 12:
+                    axis.setTickSpacing(major=1, minor=1)
+                else:
+                    axis.setTickSpacing()
+            self.c_metric.setData(*_finite(self.metric_series))
+            self.c_val_metric.setData(*_finite(self.val_metric_series))
 
     def point_counts(self) -> dict[str, int]:
         """How many points each curve shows (for tests)."""
@@ -311,6 +334,12 @@ def metric_names(logs: dict[str, float]) -> list[str]:
 def _set_category_ticks(axis: pg.AxisItem, names: Sequence[str], max_len: int = 18) -> None:
     ticks = [(i, n if len(n) <= max_len else n[:max_len - 1] + "…") for i, n in enumerate(names)]
     axis.setTicks([ticks, []])
+    if axis.orientation in ("left", "right") and ticks:
+        # pyqtgraph drops labels wider than the axis; size it for the longest one up front
+        metrics = QFontMetrics(axis.style.get("tickFont") or QFont())
+        widest = max(metrics.horizontalAdvance(text) for _, text in ticks)
+        label = 22 if axis.label.isVisible() else 0
+        axis.setWidth(widest + 14 + label)
 
 
 class ClassBars(pg.PlotWidget):

@@ -170,7 +170,7 @@ class HeadBuilder(QWidget):
         hh = self.outputs.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 80), (2, 100), (3, 84), (4, 62)):
+        for col, width in ((0, 74), (2, 94), (3, 80), (4, 52)):
             self.outputs.setColumnWidth(col, width)
         self.outputs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.outputs.setMinimumHeight(70)
@@ -272,6 +272,8 @@ class HeadBuilder(QWidget):
             weight.setSingleStep(0.1)
             weight.setValue(out.loss_weight)
             weight.setFrame(False)
+            weight.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+            weight.setToolTip("Loss weight of this output (multi-task)")
             weight.valueChanged.connect(self._on_outputs_edited)
             for col, w in enumerate((name, label, task, act, weight)):
                 self.outputs.setCellWidget(i, col, w)
