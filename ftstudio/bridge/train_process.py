@@ -102,9 +102,9 @@ class _PipeReporter:
         return self._stop
 
 
-CHILD_NICE = int(os.environ.get("FTSTUDIO_TRAIN_NICE", "5"))
-"""Scheduling niceness added to the training process: when the CPU is busy, the window's short
-bursts of painting go first, so the UI stays smooth (on an idle machine this costs nothing)."""
+CHILD_NICE = int(os.environ.get("FTSTUDIO_TRAIN_NICE", "0") or 0)
+"""Niceness added to the training process (``FTSTUDIO_TRAIN_NICE``; default 0, like the CLI).
+A positive value lets the window's painting go first when the CPU is saturated."""
 
 
 def _child_main(conn: Connection) -> None:
