@@ -27,3 +27,10 @@ def test_cheap_modules_do_not_import_tensorflow(module):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_is_clean():
+    exe = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    proc = subprocess.run([exe, "check", "ftstudio", "tests", "benchmarks"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

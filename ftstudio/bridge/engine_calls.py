@@ -65,6 +65,9 @@ def load_engine() -> EngineInfo:
     Called once, in the background, right after the window is shown.
     """
     t0 = time.perf_counter()
+    from ftstudio.bridge.train_process import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import keras
     import tensorflow as tf
 
@@ -428,9 +431,28 @@ def list_runs(root: str | None = None) -> tuple[str, list[RunRow]]:
     from ftstudio.engine import runs
 
     folder = runs_root(root)
-    rows = [RunRow(str(r.path), str(r.name), str(r.status), float(r.created), dict(r.metrics))
-            for r in runs.list_runs(folder)]
+    rows = []
+    for r in runs.list_runs(folder):
+        model, data = _run_labels(Path(r.path) / "spec.json")
+        rows.append(RunRow(str(r.path), str(r.name), str(r.status), float(r.created),
+                           dict(r.metrics), model, data))
     return folder, rows
+
+
+def _run_labels(spec_file: Path) -> tuple[str, str]:
+    """A run's backbone and data, in a few words, from its ``spec.json``."""
+    try:
+        spec = json.loads(spec_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "", ""
+    b = spec.get("backbone") or {}
+    d = spec.get("data") or {}
+    if b.get("source") == "none":
+        model = "MLP"
+    else:
+        model = b.get("name") or (Path(b["path"]).name if b.get("path") else "auto")
+    source = d.get("path") or d.get("image_dir") or ""
+    return str(model), Path(str(source)).name if source else ""
 
 
 def load_run(path: str) -> RunDetails:

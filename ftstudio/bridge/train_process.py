@@ -1,16 +1,17 @@
 """Training in a child process, driven from the window's TrainWorker thread.
 
 Why a process: Keras' ``fit`` loop runs Python for every batch, and in the window's process that
-Python competes for the GIL with the GUI thread. Measured here, training in a thread of the
-window made the UI stall for 100–300 ms at a time and training itself slower than the CLI. In a
-child process the engine has an interpreter to itself, exactly as ``ftstudio train`` does.
+Python competes for the GIL with the GUI thread. Measured here (benchmarks/ui_stall.py), training
+in a thread of the window stalled the UI for 100–400 ms at a time and made training 10–50 %
+slower than the CLI. In a child process the engine has an interpreter to itself, exactly as
+``ftstudio train`` does. ``FTSTUDIO_TRAIN_IN_THREAD=1`` brings back the in-thread mode.
 
 How: :func:`train_in_process` (called by the training :class:`~ftstudio.bridge.jobs.Job` on its
 QThread) hands the spec to a child Python process (see :class:`_Child`) and relays its reporter
 calls to the window's :class:`~ftstudio.bridge.qt_reporter.QtReporter`, which turns them into
-throttled signals. Stop goes the other way: once the QtReporter is asked to stop, the child's reporter
-answers ``should_stop()`` with True after the current batch; the engine then keeps the best
-weights, evaluates and saves the run as usual.
+throttled signals. Stop goes the other way: once the QtReporter is asked to stop, the child's
+reporter answers ``should_stop()`` with True after the current batch; the engine then keeps the
+best weights, evaluates and saves the run as usual.
 
 A child is started in advance (:func:`prewarm`, once the engine has loaded) so the next run
 does not wait for TensorFlow to import; every run gets a fresh process.
@@ -35,7 +36,7 @@ from ftstudio import errors
 from ftstudio.bridge.types import TrainOutcome
 from ftstudio.spec import ExperimentSpec
 
-__all__ = ["ChildCrashed", "prewarm", "shutdown", "train_in_process"]
+__all__ = ["ChildCrashed", "import_tensorflow_quietly", "prewarm", "shutdown", "train_in_process"]
 
 _FLUSH_SECONDS = 0.05
 _POLL_SECONDS = 0.05
@@ -118,8 +119,8 @@ def _child_main(conn: Connection) -> None:
     try:
         # everything train() needs, imported before the job arrives: a warm child starts
         # training at once, and its train() time is comparable to the CLI's
+        import_tensorflow_quietly()
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
 
         from ftstudio.engine import (  # noqa: F401
             backbones,
@@ -154,6 +155,29 @@ def _child_main(conn: Connection) -> None:
         _send_error(conn, exc)
     finally:
         conn.close()
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up chatter (written to fd 2) hidden.
+
+    ``FTSTUDIO_DEBUG=1`` keeps the chatter. (The CLI does the same for its imports.)
+    """
+    if os.environ.get("FTSTUDIO_DEBUG"):
+        import tensorflow  # noqa: F401
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # pragma: no cover - no stderr (frozen GUI app)
+        import tensorflow  # noqa: F401
+        return
+    try:
+        sys.stderr.flush()
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _send_error(conn: Connection, exc: BaseException) -> None:
@@ -214,6 +238,20 @@ class _Child:
             return self.popen.poll()
         return self.process.exitcode  # type: ignore[no-any-return]
 
+    def terminate(self) -> None:
+        """End an idle child at once."""
+        try:
+            self.conn.close()
+        except OSError:  # pragma: no cover
+            pass
+        if self.popen is not None:
+            if self.popen.poll() is None:
+                self.popen.terminate()
+            self.popen.wait(10)
+        else:  # pragma: no cover
+            self.process.terminate()
+            self.process.join(10)
+
     def close(self, timeout: float = 5.0) -> None:
         """Close our end of the pipe (an idle child exits) and wait for the child."""
         try:
@@ -246,12 +284,16 @@ def prewarm() -> None:
 
 
 def shutdown() -> None:
-    """End the idle child, if any (on quit and in test teardown)."""
+    """End the idle child, if any (on quit and in test teardown).
+
+    An idle child holds no user data (it only imported TensorFlow), so it is terminated
+    rather than waited for.
+    """
     global _warm
     with _lock:
         child, _warm = _warm, None
     if child is not None:
-        child.close()
+        child.terminate()
 
 
 atexit.register(shutdown)  # before multiprocessing joins its children at exit

@@ -214,6 +214,8 @@ class RunRow:
         status: ``running`` / ``finished`` / ``stopped`` / ``failed`` / ``unknown``.
         created: modification time (seconds since the epoch).
         metrics: flat metrics.
+        model: the backbone, in a few words ("minilm", "MLP", a file name).
+        data: the data file or folder name.
     """
 
     path: str
@@ -221,6 +223,8 @@ class RunRow:
     status: str
     created: float
     metrics: dict[str, float] = field(default_factory=dict)
+    model: str = ""
+    data: str = ""
 
 
 @dataclass

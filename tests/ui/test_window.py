@@ -114,6 +114,10 @@ def test_tabular_csv_end_to_end(qtbot, window, tabular_csv: Path) -> None:
     assert after == before + (2 * 128 + 128) + (128 * 3 + 3) - (2 * 3 + 3)
     assert f"{after:,}" in w.model_page.trainable_label.text()
     shot(w, "02_model_tabular")
+    w.model_page.right_tabs.setCurrentIndex(1)
+    assert "Dense 128" in w.model_page.summary.text()
+    shot(w, "02_model_summary")
+    w.model_page.right_tabs.setCurrentIndex(0)
 
     # ---- Train 2 epochs; chart points arrive while training
     probe = train(qtbot, w, epochs=2)

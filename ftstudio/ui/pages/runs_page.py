@@ -64,7 +64,9 @@ def key_metric(metrics: dict[str, float], names: tuple[str, ...], split: str = "
 class RunsModel(QAbstractTableModel):
     """Table model over run rows."""
 
-    HEADERS = ["Run", "Started", "Status", *[c for c, _ in METRIC_COLUMNS], "Folder"]
+    HEADERS = ["Run", "Started", "Status", "Model", "Data", *[c for c, _ in METRIC_COLUMNS],
+               "Folder"]
+    FIRST_METRIC = 5
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -103,8 +105,13 @@ class RunsModel(QAbstractTableModel):
                                                               time.localtime(run.created))
             if col == 2:
                 return run.status
-            if 3 <= col < 3 + n_metrics:
-                value = key_metric(run.metrics, METRIC_COLUMNS[col - 3][1])
+            if col == 3:
+                return run.model
+            if col == 4:
+                return run.data
+            first = self.FIRST_METRIC
+            if first <= col < first + n_metrics:
+                value = key_metric(run.metrics, METRIC_COLUMNS[col - first][1])
                 if sort:
                     return -math.inf if value is None or math.isnan(value) else value
                 if value is None or math.isnan(value):
@@ -113,7 +120,8 @@ class RunsModel(QAbstractTableModel):
             return Path(run.path).name
         if role == Qt.ItemDataRole.ForegroundRole and col == 2:
             return QColor(STATUS_COLORS.get(run.status, "#5f6368"))
-        if role == Qt.ItemDataRole.TextAlignmentRole and 3 <= col < 3 + n_metrics:
+        if role == Qt.ItemDataRole.TextAlignmentRole and \
+                self.FIRST_METRIC <= col < self.FIRST_METRIC + n_metrics:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             return run.path

@@ -186,6 +186,7 @@ class TrainCharts(QWidget):
         self._dirty_batches = False
         self._dirty_epochs = False
         self._last_lr_draw = 0.0
+        self._live = False
         self.redraws = 0
         self.timer = QTimer(self)
         self.timer.setInterval(redraw_ms)
@@ -203,6 +204,9 @@ class TrainCharts(QWidget):
         for line in self._phase_lines:
             self.batch_plot.removeItem(line)
         self._phase_lines.clear()
+        for plot in (self.batch_plot, self.lr_plot, self.loss_plot, self.metric_plot):
+            plot.getPlotItem().enableAutoRange(x=True)
+        self._live = False
         self._dirty_batches = self._dirty_epochs = True
         self._last_lr_draw = 0.0
         self.redraw()
@@ -220,6 +224,24 @@ class TrainCharts(QWidget):
             if lr is not None and math.isfinite(lr):
                 self.lr.append(step, lr)
         self._dirty_batches = True
+
+    def set_total_steps(self, total: int, epochs: int = 0) -> None:
+        """Fix the x axes to the whole run while it trains.
+
+        The charts then fill up instead of rescaling (and re-laying out their axes) at every
+        redraw.
+        """
+        self._live = True
+        if total > 0:
+            for plot in (self.batch_plot, self.lr_plot):
+                item = plot.getPlotItem()
+                item.enableAutoRange(x=False)
+                item.setXRange(0, total, padding=0.01)
+        if epochs > 0:
+            for plot in (self.loss_plot, self.metric_plot):
+                item = plot.getPlotItem()
+                item.enableAutoRange(x=False)
+                item.setXRange(0.7, epochs + 0.3, padding=0)
 
     def mark_phase(self, step: int, label: str) -> None:
         """Draw a vertical line where a training phase starts (two-phase fine-tuning)."""
@@ -282,7 +304,8 @@ class TrainCharts(QWidget):
         if not (self._dirty_batches or self._dirty_epochs):
             return
         self.redraws += 1
-        if self._dirty_batches:
+        if self._dirty_batches and not (self._dirty_epochs and self._live):
+            # (an epoch's charts and the batch chart repaint on separate ticks: shorter stalls)
             self._dirty_batches = False
             self.c_batch_raw.setData(*_finite(self.batch_raw))
             self.c_batch_smooth.setData(*_finite(self.batch_smooth))

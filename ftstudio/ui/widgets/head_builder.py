@@ -161,8 +161,14 @@ class HeadBuilder(QWidget):
         # ---- outputs
         self.outputs = QTableWidget(0, 5)
         self.outputs.setObjectName("headOutputs")
-        self.outputs.setHorizontalHeaderLabels(["Output", "Label column", "Task", "Activation",
+        self.outputs.setHorizontalHeaderLabels(["Output", "Label column", "Task", "Activ.",
                                                 "Weight"])
+        for col, tip in enumerate(("Output name (a key of the model's outputs)",
+                                   "The label column this output learns",
+                                   "classes = classification, number = regression",
+                                   "Output activation (auto: softmax for classes, linear for "
+                                   "numbers)", "Loss weight (multi-task)")):
+            self.outputs.horizontalHeaderItem(col).setToolTip(tip)
         self.outputs.verticalHeader().setVisible(False)
         self.outputs.verticalHeader().setDefaultSectionSize(30)
         self.outputs.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -170,7 +176,7 @@ class HeadBuilder(QWidget):
         hh = self.outputs.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 74), (2, 94), (3, 80), (4, 52)):
+        for col, width in ((0, 66), (2, 98), (3, 80), (4, 56)):
             self.outputs.setColumnWidth(col, width)
         self.outputs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.outputs.setMinimumHeight(70)
