@@ -245,7 +245,7 @@ class ModelPage(QWidget):
         self.right_tabs.setObjectName("modelTabs")
         self.right_tabs.addTab(head_scroll, "Head")
         self.right_tabs.addTab(summary_box, "Summary")
-        self.right_tabs.setMinimumWidth(440)
+        self.right_tabs.setMinimumWidth(470)
         scroll = self.right_tabs
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -254,7 +254,7 @@ class ModelPage(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([600, 460])
+        splitter.setSizes([580, 480])
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(20, 16, 20, 16)

@@ -631,6 +631,8 @@ class TrainPage(QWidget):
     # ---- job slots
     @Slot(int, object)
     def _on_finished(self, job_id: int, outcome: TrainOutcome) -> None:
+        self._ui_timer.stop()
+        self._progress_dirty = False
         self.outcome = outcome
         m = outcome.metrics
         key = next((k for k in ("test.accuracy", "test.macro_f1", "test.r2", "test.mae",
@@ -657,6 +659,8 @@ class TrainPage(QWidget):
 
     @Slot(int, object)
     def _on_failed(self, job_id: int, info: ErrorInfo) -> None:
+        self._ui_timer.stop()
+        self._progress_dirty = False
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         if info.cancelled:
@@ -672,6 +676,7 @@ class TrainPage(QWidget):
     @Slot(int)
     def _on_done(self, job_id: int) -> None:
         self._ui_timer.stop()
+        self.charts.finish_live()
         self.job = None
         self._set_running(False)
 

@@ -187,6 +187,7 @@ class TrainCharts(QWidget):
         self._dirty_epochs = False
         self._last_lr_draw = 0.0
         self._live = False
+        self._last_group = "epochs"
         self.redraws = 0
         self.timer = QTimer(self)
         self.timer.setInterval(redraw_ms)
@@ -242,6 +243,12 @@ class TrainCharts(QWidget):
                 item = plot.getPlotItem()
                 item.enableAutoRange(x=False)
                 item.setXRange(0.7, epochs + 0.3, padding=0)
+
+    def finish_live(self) -> None:
+        """The run ended: draw everything that is still pending, now."""
+        self._live = False
+        self._last_lr_draw = 0.0
+        self.redraw()
 
     def mark_phase(self, step: int, label: str) -> None:
         """Draw a vertical line where a training phase starts (two-phase fine-tuning)."""
@@ -304,8 +311,13 @@ class TrainCharts(QWidget):
         if not (self._dirty_batches or self._dirty_epochs):
             return
         self.redraws += 1
-        if self._dirty_batches and not (self._dirty_epochs and self._live):
-            # (an epoch's charts and the batch chart repaint on separate ticks: shorter stalls)
+        both = self._dirty_batches and self._dirty_epochs and self._live
+        # while training, an epoch's charts and the batch chart repaint on alternate ticks
+        # (shorter stalls); neither can starve the other
+        do_batches = self._dirty_batches and not (both and self._last_group == "batches")
+        do_epochs = self._dirty_epochs and not (both and do_batches)
+        self._last_group = "batches" if do_batches else "epochs"
+        if do_batches:
             self._dirty_batches = False
             self.c_batch_raw.setData(*_finite(self.batch_raw))
             self.c_batch_smooth.setData(*_finite(self.batch_smooth))
@@ -322,7 +334,7 @@ class TrainCharts(QWidget):
                 self._dirty_batches = len(self.lr) != len(self.c_lr.xData
                                                           if self.c_lr.xData is not None
                                                           else [])
-        if self._dirty_epochs:
+        if do_epochs:
             self._dirty_epochs = False
             self.c_loss.setData(*_finite(self.loss))
             self.c_val_loss.setData(*_finite(self.val_loss))

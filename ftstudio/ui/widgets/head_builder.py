@@ -9,6 +9,7 @@ column with its task, activation and loss weight.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -175,8 +176,9 @@ class HeadBuilder(QWidget):
         self.outputs.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.outputs.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 66), (2, 98), (3, 80), (4, 56)):
+        hh.setStretchLastSection(True)
+        hh.setMinimumSectionSize(40)
+        for col, width in ((0, 62), (1, 136), (2, 96), (3, 76)):
             self.outputs.setColumnWidth(col, width)
         self.outputs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.outputs.setMinimumHeight(70)
@@ -273,14 +275,13 @@ class HeadBuilder(QWidget):
             act.addItems(["auto", "softmax", "sigmoid", "linear"])
             act.setCurrentText(out.activation)
             act.currentTextChanged.connect(self._on_outputs_edited)
-            weight = QDoubleSpinBox()
-            weight.setRange(0.0, 100.0)
-            weight.setSingleStep(0.1)
-            weight.setValue(out.loss_weight)
+            weight = QLineEdit(f"{out.loss_weight:g}")
             weight.setFrame(False)
-            weight.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+            validator = QDoubleValidator(0.0, 1000.0, 4, weight)
+            validator.setNotation(QDoubleValidator.Notation.StandardNotation)
+            weight.setValidator(validator)
             weight.setToolTip("Loss weight of this output (multi-task)")
-            weight.valueChanged.connect(self._on_outputs_edited)
+            weight.editingFinished.connect(self._on_outputs_edited)
             for col, w in enumerate((name, label, task, act, weight)):
                 self.outputs.setCellWidget(i, col, w)
         self.remove_output_btn.setEnabled(len(self.head.outputs) > 1)
@@ -436,7 +437,10 @@ class HeadBuilder(QWidget):
             if out.task == "classification" and activation == "linear":
                 activation = "auto"
             out.activation = activation  # type: ignore[assignment]
-            out.loss_weight = float(weight.value())  # type: ignore[union-attr]
+            try:
+                out.loss_weight = max(0.0, float(weight.text()))  # type: ignore[union-attr]
+            except ValueError:
+                weight.setText(f"{out.loss_weight:g}")  # type: ignore[union-attr]
         self.edited.emit()
 
     def summary_lines(self) -> list[str]:
