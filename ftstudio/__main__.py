@@ -16,6 +16,9 @@ GUI_FLAGS = ("--project",)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to the window or to the CLI."""
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a frozen app's training child process starts here
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in GUI_FLAGS:
         project = args[1] if len(args) > 1 else None

@@ -295,6 +295,11 @@ class MainWindow(QMainWindow):
                 self.model_page.set_library_entries(list(library.entries()))  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001 - the list arrives with the next refresh anyway
                 pass
+        pretrain = self.optional_pages.get("pretrain")
+        finished = getattr(pretrain, "pretrainFinished", None)
+        if finished is not None and hasattr(library, "refresh"):
+            # a freshly pretrained encoder shows up in the library (and the backbone list)
+            finished.connect(library.refresh)  # type: ignore[union-attr]
 
     # ================================================================ engine
     @Slot()

@@ -297,11 +297,19 @@ def test_project_save_open_recent_and_geometry(qtbot, window, tabular_csv: Path,
 
 def test_demo_project_opens(qtbot, window) -> None:
     demo = ROOT / "resources" / "demo" / "demo_spec.json"
-    if not demo.is_file():
-        pytest.skip("no demo project in this checkout")
+    assert demo.is_file(), "the bundled demo project is missing"
     w = window
     assert w.open_project(demo)
     qtbot.waitUntil(lambda: w.data_page.preview is not None, timeout=60_000)
     assert w.project.spec.modality == "text"
     assert w.data_page.text_combo.currentText() == w.project.spec.data.text_column
     shot(w, "01_data_demo")
+
+
+def test_pretrained_encoder_refreshes_the_library(qtbot, window) -> None:
+    """A finished pretraining reloads the Library page (and so the Model page's list)."""
+    library = window.optional_pages["library"]
+    pretrain = window.optional_pages["pretrain"]
+    qtbot.waitUntil(lambda: not library.is_busy(), timeout=60_000)
+    with qtbot.waitSignal(library.entriesChanged, timeout=60_000):
+        pretrain.pretrainFinished.emit({"entry_name": "x"})
