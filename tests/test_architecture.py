@@ -34,3 +34,9 @@ def test_ruff_is_clean():
     proc = subprocess.run([exe, "check", "ftstudio", "tests", "benchmarks"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_is_clean():
+    proc = subprocess.run([sys.executable, "-m", "mypy", "ftstudio"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -20,6 +20,7 @@ from typing import Any
 from ftstudio.bridge.types import (
     BackboneChoice,
     ColumnInfo,
+    ColumnKind,
     DataCheck,
     DataPreview,
     EngineInfo,
@@ -132,9 +133,10 @@ def _choice(entry: Any) -> BackboneChoice:
         entry = dataclasses.asdict(entry)
     if not isinstance(entry, dict):
         entry = {k: getattr(entry, k) for k in dir(entry) if not k.startswith("_")}
-    spec = entry.get("spec") or entry.get("backbone") or {}
-    if dataclasses.is_dataclass(spec) and not isinstance(spec, type):
-        spec = dataclasses.asdict(spec)
+    raw_spec: Any = entry.get("spec") or entry.get("backbone") or {}
+    spec: dict[str, Any] = raw_spec
+    if dataclasses.is_dataclass(raw_spec) and not isinstance(raw_spec, type):
+        spec = dataclasses.asdict(raw_spec)
     name = entry.get("name") or spec.get("name")
     path = entry.get("path") or spec.get("path")
     source = entry.get("source") or spec.get("source") or "auto"
@@ -179,13 +181,13 @@ def _column_info(name: str, values: Any) -> ColumnInfo:
         integer = values.dtype.kind in "biu" or bool(
             (present.astype(float) % 1 == 0).all())
         few = n_unique <= min(_MAX_CATEGORIES, max(2, len(present) // 2))
-        kind = "category" if integer and few else "numeric"
+        kind: ColumnKind = "category" if integer and few else "numeric"
         return ColumnInfo(name, kind, n_unique, missing, integer)
     lengths = present.astype(str).str.len()
     mean_len = float(lengths.mean()) if len(lengths) else 0.0
     many = n_unique > max(_MAX_CATEGORIES, 0.5 * len(present))
-    kind = "text" if (mean_len > 25 or many) else "category"
-    return ColumnInfo(name, kind, n_unique, missing)
+    text_kind: ColumnKind = "text" if (mean_len > 25 or many) else "category"
+    return ColumnInfo(name, text_kind, n_unique, missing)
 
 
 def _suggest(columns: list[ColumnInfo]) -> dict[str, Any]:

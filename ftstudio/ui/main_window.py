@@ -176,18 +176,19 @@ class MainWindow(QMainWindow):
         self.runs_page.runs_root = self.runs_root
         self.pages.update({"model": self.model_page, "train": self.train_page,
                            "evaluate": self.evaluate_page, "runs": self.runs_page})
-        for key, page in self._optional_pages():
-            self.optional_pages[key] = page
-            self.pages[key] = page
+        for key, optional_page in self._optional_pages():
+            self.optional_pages[key] = optional_page
+            self.pages[key] = optional_page
         current = self.sidebar.currentRow()
         for row in range(self.sidebar.count() - 1, 0, -1):
             key = self.sidebar.item(row).data(Qt.ItemDataRole.UserRole)
             page = self.pages.get(key)
-            old = self.stack.widget(row)
+            old = self.stack.widget(row)  # the placeholder added in __init__
             if page is None:  # an optional page that failed to build
                 self.sidebar.takeItem(row)
-                self.stack.removeWidget(old)
-                old.deleteLater()
+                if old is not None:
+                    self.stack.removeWidget(old)
+                    old.deleteLater()
                 continue
             page.setObjectName(page.objectName() or f"{key}Page")
             if key in self.optional_pages:
@@ -198,8 +199,9 @@ class MainWindow(QMainWindow):
                 holder.setWidget(page)
                 page = holder
             self.stack.insertWidget(row, page)
-            self.stack.removeWidget(old)
-            old.deleteLater()
+            if old is not None:
+                self.stack.removeWidget(old)
+                old.deleteLater()
         self.pages = {self.sidebar.item(r).data(Qt.ItemDataRole.UserRole):
                       self.pages[self.sidebar.item(r).data(Qt.ItemDataRole.UserRole)]
                       for r in range(self.sidebar.count())}

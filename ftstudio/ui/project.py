@@ -49,8 +49,8 @@ def read_project(path: str | Path) -> tuple[ExperimentSpec, dict[str, Any]]:
         if not isinstance(data.get("spec"), dict):
             raise SpecError(f"{p.name} is a project file without a 'spec' section")
         spec = ExperimentSpec.from_dict(data["spec"]).resolved(p.resolve().parent)
-        ui = data.get("ui") if isinstance(data.get("ui"), dict) else {}
-        return spec, dict(ui)
+        ui = data.get("ui")
+        return spec, dict(ui) if isinstance(ui, dict) else {}
     return ExperimentSpec.load(p), {}
 
 

@@ -36,7 +36,8 @@ def recent_projects(settings: QSettings | None = None) -> list[str]:
     value = settings.value("recent/projects", [])
     if isinstance(value, str):
         value = [value]
-    return [str(p) for p in (value or []) if Path(str(p)).is_file()][:MAX_RECENT]
+    items = value if isinstance(value, (list, tuple)) else []  # None when never saved
+    return [str(p) for p in items if Path(str(p)).is_file()][:MAX_RECENT]
 
 
 def add_recent(path: str | Path, settings: QSettings | None = None) -> list[str]:

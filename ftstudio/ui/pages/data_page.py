@@ -9,7 +9,7 @@ class distribution, the split sizes and every engine warning in place.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from ftstudio.bridge import engine_calls
 from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
 from ftstudio.bridge.types import ColumnInfo, DataCheck, DataPreview
-from ftstudio.spec import OutputSpec
+from ftstudio.spec import OutputSpec, Task
 from ftstudio.ui.project import Project
 from ftstudio.ui.widgets.common import Card, PageHeader, WarningList
 from ftstudio.ui.widgets.dataframe_model import DataFrameModel
@@ -85,8 +85,8 @@ class DataPage(QWidget):
         self.open_csv_btn = QPushButton("Open CSV…")
         self.open_csv_btn.setProperty("primary", True)
         self.open_images_btn = QPushButton("Open image folder…")
-        self.header.actions.addWidget(self.open_csv_btn)
-        self.header.actions.addWidget(self.open_images_btn)
+        self.header.action_row.addWidget(self.open_csv_btn)
+        self.header.action_row.addWidget(self.open_images_btn)
         self.open_csv_btn.clicked.connect(self.choose_csv)
         self.open_images_btn.clicked.connect(self.choose_folder)
 
@@ -436,7 +436,7 @@ class DataPage(QWidget):
         if not outputs:
             outputs.append(OutputSpec())
         first = outputs[0]
-        first.task = self.task_combo.currentText()  # type: ignore[assignment]
+        first.task = cast(Task, self.task_combo.currentText())  # the combo lists the tasks
         if first.task == "regression" and first.activation in ("softmax", "sigmoid"):
             first.activation = "auto"
         if first.task == "classification" and first.activation == "linear":
@@ -610,7 +610,7 @@ def droppable_path(mime: Any) -> str | None:
     return None
 
 
-def _guess_task(info: ColumnInfo | None) -> str:
+def _guess_task(info: ColumnInfo | None) -> Task:
     """Regression for a numeric column with many values, classification otherwise."""
     if info is not None and info.kind == "numeric":
         return "regression"

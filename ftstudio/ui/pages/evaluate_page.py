@@ -68,11 +68,11 @@ class EvaluatePage(QWidget):
         self.split_combo.setObjectName("splitCombo")
         self.output_combo = QComboBox()
         self.output_combo.setObjectName("outputCombo")
-        self.header.actions.addWidget(QLabel("Split"))
-        self.header.actions.addWidget(self.split_combo)
+        self.header.action_row.addWidget(QLabel("Split"))
+        self.header.action_row.addWidget(self.split_combo)
         self.output_label = QLabel("Output")
-        self.header.actions.addWidget(self.output_label)
-        self.header.actions.addWidget(self.output_combo)
+        self.header.action_row.addWidget(self.output_label)
+        self.header.action_row.addWidget(self.output_combo)
         self.run_label = QLabel("")
         self.run_label.setObjectName("muted")
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -215,8 +215,9 @@ class EvaluatePage(QWidget):
         self._set_selectors_visible(False)
 
     def _set_selectors_visible(self, visible: bool) -> None:
-        for i in range(self.header.actions.count()):
-            w = self.header.actions.itemAt(i).widget()
+        for i in range(self.header.action_row.count()):
+            item = self.header.action_row.itemAt(i)
+            w = item.widget() if item is not None else None
             if w is not None:
                 w.setVisible(visible)
 
@@ -325,8 +326,8 @@ class EvaluatePage(QWidget):
 
     def _fill_history(self) -> None:
         rows = self.run.history if self.run else []
-        for plot in (self.history_loss, self.history_metric):
-            plot.getPlotItem().clear()
+        for history_plot in (self.history_loss, self.history_metric):
+            history_plot.getPlotItem().clear()
         if not rows:
             return
         epochs = [int(r.get("epoch", i)) + 1 for i, r in enumerate(rows)]

@@ -9,7 +9,7 @@ section and recount the trainable parameters locally: no rebuild.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QShowEvent
@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from ftstudio.bridge import engine_calls
 from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
 from ftstudio.bridge.types import BackboneChoice, ModelDescription
+from ftstudio.spec import BackboneSource, FreezeMode
 from ftstudio.ui.project import Project
 from ftstudio.ui.widgets.common import Card, PageHeader
 from ftstudio.ui.widgets.head_builder import HeadBuilder
@@ -131,7 +132,7 @@ class ModelPage(QWidget):
         self.rebuild_btn = QPushButton("Rebuild")
         self.rebuild_btn.setToolTip("Build the model again with the current settings")
         self.rebuild_btn.clicked.connect(self.build)
-        self.header.actions.addWidget(self.rebuild_btn)
+        self.header.action_row.addWidget(self.rebuild_btn)
 
         # ---- backbone
         self.backbone_combo = QComboBox()
@@ -385,7 +386,7 @@ class ModelPage(QWidget):
 
     def _apply_choice(self, choice: BackboneChoice) -> None:
         b = self.project.spec.backbone
-        b.source = choice.source  # type: ignore[assignment]
+        b.source = cast(BackboneSource, choice.source)
         b.name, b.path = choice.name, choice.path
         b.weights = b.submodel = b.cut_layer = None
         b.image_size = None
@@ -551,7 +552,7 @@ class ModelPage(QWidget):
     def _on_freeze_edited(self) -> None:
         mode, last_n, layers = self.tree_model.freeze_settings()
         f = self.project.spec.freeze
-        f.mode, f.last_n, f.layers = mode, last_n, layers  # type: ignore[assignment]
+        f.mode, f.last_n, f.layers = cast(FreezeMode, mode), last_n, layers
         self.project.touch("freeze")
         self._update_summary()
 

@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -37,6 +39,7 @@ from PySide6.QtWidgets import (
 from ftstudio.bridge.library_workers import PretrainWorker, start_worker, stop_thread
 from ftstudio.errors import FtStudioError
 from ftstudio.spec import DataSpec, PretrainSpec
+from ftstudio.ui.widgets.common import PageHeader
 
 __all__ = ["PretrainPage"]
 
@@ -80,13 +83,10 @@ class PretrainPage(QWidget):
         self._base = PretrainSpec()
         """The last spec set: keeps the keys the form does not show (name, encoding…)."""
 
-        title = QLabel("Pretrain a backbone")
-        title.setObjectName("pageTitle")
-        subtitle = QLabel("Train an autoencoder on rows without labels (a numeric CSV or a "
-                          "folder of images); its encoder is saved to the model library, ready "
-                          "to fine-tune with few labels.")
-        subtitle.setObjectName("pageSubtitle")
-        subtitle.setWordWrap(True)
+        self.header = PageHeader(
+            "Pretrain a backbone",
+            "Train an autoencoder on rows without labels (a numeric CSV or a folder of images); "
+            "its encoder is saved to the model library, ready to fine-tune with few labels.")
 
         # ---- data
         data_box = QGroupBox("Unlabelled data")
@@ -154,7 +154,6 @@ class PretrainPage(QWidget):
 
         # ---- training
         train_box = QGroupBox("Training")
-        train_form = QFormLayout(train_box)
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setRange(1, 10000)
         self.epochs_spin.setValue(20)
@@ -175,30 +174,39 @@ class PretrainPage(QWidget):
         self.seed_spin.setValue(42)
         self.name_edit = QLineEdit("my-encoder")
         self.replace_check = QCheckBox("Replace an existing model of that name")
-        train_form.addRow("Epochs:", self.epochs_spin)
-        train_form.addRow("Batch size:", self.batch_spin)
-        train_form.addRow("Learning rate:", self.lr_spin)
-        train_form.addRow("Validation fraction:", self.val_spin)
-        train_form.addRow("Seed:", self.seed_spin)
-        train_form.addRow("Save encoder as:", self.name_edit)
-        train_form.addRow("", self.replace_check)
+        # two columns of short fields, then the wide name field and its check box
+        train_grid = QGridLayout(train_box)
+        train_grid.setHorizontalSpacing(8)
+        for row, pair in enumerate(((("Epochs:", self.epochs_spin),
+                                     ("Batch size:", self.batch_spin)),
+                                    (("Learning rate:", self.lr_spin),
+                                     ("Validation fraction:", self.val_spin)),
+                                    (("Seed:", self.seed_spin),))):
+            for half, (text, field) in enumerate(pair):
+                train_grid.addWidget(QLabel(text), row, 2 * half)
+                train_grid.addWidget(field, row, 2 * half + 1)
+        train_grid.addWidget(QLabel("Save encoder as:"), 3, 0)
+        train_grid.addWidget(self.name_edit, 3, 1, 1, 3)
+        train_grid.addWidget(self.replace_check, 4, 1, 1, 3)
+        train_grid.setColumnStretch(1, 1)
+        train_grid.setColumnStretch(3, 1)
 
-        self.start_button = QPushButton("Start pretraining")
-        self.start_button.setObjectName("primaryButton")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
+        # actions sit in the page header, top right (the house style of the Train page)
         self.load_button = QPushButton("Open spec…")
         self.save_button = QPushButton("Save spec…")
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.stop_button, self.load_button, self.save_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setEnabled(False)
+        self.start_button = QPushButton("Start pretraining")
+        self.start_button.setObjectName("pretrainStartButton")
+        self.start_button.setProperty("primary", True)
+        for b in (self.load_button, self.save_button, self.stop_button, self.start_button):
+            self.header.action_row.addWidget(b)
 
         left = QVBoxLayout()
         left.addWidget(data_box)
         left.addWidget(model_box)
         left.addWidget(train_box)
-        left.addLayout(buttons)
         left.addStretch(1)
 
         # ---- live view
@@ -212,6 +220,9 @@ class PretrainPage(QWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         self.plot.setMinimumHeight(180)
+        # grow into the room there is, but don't ask for pyqtgraph's tall default height: it
+        # would make the page taller than a 1280x800 window and the window would scroll it
+        self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         self.batch_curve = self.plot.plot(name="train (batches)",
                                           pen=pg.mkPen("#9db4f7", width=1))
         self.train_curve = self.plot.plot(name="train", pen=pg.mkPen("#3b6cf6", width=2),
@@ -242,8 +253,7 @@ class PretrainPage(QWidget):
         body.addLayout(left, 2)
         body.addLayout(right, 3)
         lay = QVBoxLayout(self)
-        lay.addWidget(title)
-        lay.addWidget(subtitle)
+        lay.addWidget(self.header)
         lay.addLayout(body, 1)
 
         self._timer = QTimer(self)

@@ -157,7 +157,7 @@ class RunsPage(QWidget):
         self.header = PageHeader("Runs", "Every training is kept as a run folder. Open one to "
                                          "see its charts and evaluation, or load its settings.")
         self.refresh_btn = QPushButton("Refresh")
-        self.header.actions.addWidget(self.refresh_btn)
+        self.header.action_row.addWidget(self.refresh_btn)
         self.model = RunsModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QTextCursor
@@ -35,7 +35,7 @@ from ftstudio.bridge import engine_calls
 from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
 from ftstudio.bridge.qt_reporter import QtReporter
 from ftstudio.bridge.types import TrainOutcome
-from ftstudio.spec import ExperimentSpec, TrainSpec
+from ftstudio.spec import ExperimentSpec, Optimizer, Schedule, TrainSpec
 from ftstudio.ui.project import Project
 from ftstudio.ui.widgets.charts import TrainCharts
 from ftstudio.ui.widgets.common import Card, PageHeader, SciSpinBox
@@ -152,8 +152,8 @@ class TrainPage(QWidget):
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.setObjectName("stopButton")
         self.stop_btn.setEnabled(False)
-        self.header.actions.addWidget(self.stop_btn)
-        self.header.actions.addWidget(self.start_btn)
+        self.header.action_row.addWidget(self.stop_btn)
+        self.header.action_row.addWidget(self.start_btn)
         self.start_btn.clicked.connect(self.start)
         self.stop_btn.clicked.connect(self.stop)
 
@@ -320,9 +320,9 @@ class TrainPage(QWidget):
         for w in (self.epochs, self.batch_size, self.warmup, self.step_epochs, self.head_first,
                   self.patience, self.seed):
             w.valueChanged.connect(self._on_form_edited)
-        for w in (self.learning_rate, self.weight_decay, self.momentum, self.decay_rate,
-                  self.unfreeze_factor, self.clip):
-            w.valueChanged.connect(self._on_form_edited)
+        for dw in (self.learning_rate, self.weight_decay, self.momentum, self.decay_rate,
+                   self.unfreeze_factor, self.clip):
+            dw.valueChanged.connect(self._on_form_edited)
         for c in (self.optimizer, self.schedule, self.class_weight):
             c.currentTextChanged.connect(self._on_form_edited)
         self.monitor.currentTextChanged.connect(self._on_form_edited)
@@ -398,11 +398,11 @@ class TrainPage(QWidget):
         f = self.project.spec.freeze
         t.epochs = self.epochs.value()
         t.batch_size = self.batch_size.value()
-        t.optimizer = self.optimizer.currentText()  # type: ignore[assignment]
+        t.optimizer = cast(Optimizer, self.optimizer.currentText())  # combo lists Optimizer values
         t.learning_rate = float(self.learning_rate.value())
         t.weight_decay = float(self.weight_decay.value())
         t.momentum = float(self.momentum.value())
-        t.schedule = self.schedule.currentText()  # type: ignore[assignment]
+        t.schedule = cast(Schedule, self.schedule.currentText())  # combo items are Schedule values
         t.warmup_fraction = self.warmup.value() / 100.0
         t.decay_rate = float(self.decay_rate.value())
         t.step_epochs = self.step_epochs.value()

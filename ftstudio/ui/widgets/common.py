@@ -45,9 +45,9 @@ class PageHeader(QWidget):
         if subtitle:
             text.addWidget(self.subtitle)
         lay.addLayout(text, 1)
-        self.actions = QHBoxLayout()
-        self.actions.setSpacing(8)
-        lay.addLayout(self.actions)
+        self.action_row = QHBoxLayout()
+        self.action_row.setSpacing(8)
+        lay.addLayout(self.action_row)
 
 
 class Card(QFrame):
@@ -171,7 +171,8 @@ class WarningList(QFrame):
     def set_items(self, items: Sequence[str], error: str | None = None) -> None:
         """Show ``items`` (warnings) and an optional blocking ``error`` first."""
         while self._lay.count():
-            w = self._lay.takeAt(0).widget()
+            item = self._lay.takeAt(0)
+            w = item.widget() if item is not None else None
             if w is not None:
                 w.deleteLater()
         self.items = list(items)

@@ -110,8 +110,8 @@ class HeadBuilder(QWidget):
         for b in (self.add_dense_btn, self.add_dropout_btn, self.add_bn_btn):
             buttons.addWidget(b)
         buttons.addStretch(1)
-        for b in (self.up_btn, self.down_btn, self.remove_btn):
-            buttons.addWidget(b)
+        for tool in (self.up_btn, self.down_btn, self.remove_btn):
+            buttons.addWidget(tool)
 
         # ---- editor of the selected layer
         self.units = QSpinBox()
@@ -162,23 +162,27 @@ class HeadBuilder(QWidget):
         # ---- outputs
         self.outputs = QTableWidget(0, 5)
         self.outputs.setObjectName("headOutputs")
-        self.outputs.setHorizontalHeaderLabels(["Output", "Label column", "Task", "Activ.",
-                                                "Weight"])
+        self.outputs.setHorizontalHeaderLabels(["Output", "Label", "Task", "Activ.", "Weight"])
         for col, tip in enumerate(("Output name (a key of the model's outputs)",
                                    "The label column this output learns",
                                    "classes = classification, number = regression",
                                    "Output activation (auto: softmax for classes, linear for "
                                    "numbers)", "Loss weight (multi-task)")):
-            self.outputs.horizontalHeaderItem(col).setToolTip(tip)
+            header_item = self.outputs.horizontalHeaderItem(col)
+            if header_item is not None:
+                header_item.setToolTip(tip)
         self.outputs.verticalHeader().setVisible(False)
         self.outputs.verticalHeader().setDefaultSectionSize(30)
         self.outputs.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.outputs.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.outputs.horizontalHeader()
+        # the label column takes the spare width; the others keep a width that shows their
+        # header and their widest choice (the table has no horizontal scroll bar)
+        hh.setStretchLastSection(False)
+        hh.setMinimumSectionSize(56)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        hh.setStretchLastSection(True)
-        hh.setMinimumSectionSize(40)
-        for col, width in ((0, 62), (1, 136), (2, 96), (3, 76)):
+        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 64), (2, 96), (3, 80), (4, 68)):
             self.outputs.setColumnWidth(col, width)
         self.outputs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.outputs.setMinimumHeight(70)
@@ -425,22 +429,24 @@ class HeadBuilder(QWidget):
             task = self.outputs.cellWidget(i, 2)
             act = self.outputs.cellWidget(i, 3)
             weight = self.outputs.cellWidget(i, 4)
-            if None in (name, label, task, act, weight):
+            if not (isinstance(name, QLineEdit) and isinstance(label, QComboBox)
+                    and isinstance(task, QComboBox) and isinstance(act, QComboBox)
+                    and isinstance(weight, QLineEdit)):
                 continue
-            out.name = name.text().strip() or out.name  # type: ignore[union-attr]
-            text = label.currentText()  # type: ignore[union-attr]
+            out.name = name.text().strip() or out.name
+            text = label.currentText()
             out.label_column = None if text == DATA_LABEL else text
-            out.task = task.currentData()  # type: ignore[union-attr]
-            activation = act.currentText()  # type: ignore[union-attr]
+            out.task = task.currentData()
+            activation = act.currentText()
             if out.task == "regression" and activation in ("softmax", "sigmoid"):
                 activation = "auto"
             if out.task == "classification" and activation == "linear":
                 activation = "auto"
             out.activation = activation  # type: ignore[assignment]
             try:
-                out.loss_weight = max(0.0, float(weight.text()))  # type: ignore[union-attr]
+                out.loss_weight = max(0.0, float(weight.text()))
             except ValueError:
-                weight.setText(f"{out.loss_weight:g}")  # type: ignore[union-attr]
+                weight.setText(f"{out.loss_weight:g}")
         self.edited.emit()
 
     def summary_lines(self) -> list[str]:

@@ -268,7 +268,8 @@ class LayerTreeModel(QAbstractItemModel):
         leaves = node.leaves()
         if not leaves:
             return Qt.CheckState.Unchecked
-        on = sum(1 for n in leaves if self._trainable.get(n.row.name, False))  # type: ignore[union-attr]
+        # leaves() only returns nodes with a row
+        on = sum(1 for n in leaves if n.row is not None and self._trainable.get(n.row.name, False))
         if on == len(leaves):
             return Qt.CheckState.Checked
         return Qt.CheckState.Unchecked if on == 0 else Qt.CheckState.PartiallyChecked
