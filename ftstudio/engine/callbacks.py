@@ -145,3 +145,28 @@ class BestCheckpoint(keras.callbacks.Callback):
 
         with np.load(path) as data:
             model.set_weights([data[f"arr_{i}"] for i in range(len(data.files))])
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose backup survives a kill in the middle of writing it.
+
+    Keras writes ``latest.weights.h5`` in place, so a process killed during the write leaves
+    a corrupt file and ``--resume`` fails ("bad object header"). Here each file is written
+    next to its final name and moved into place with ``os.replace``, weights first, so the
+    folder always holds a complete backup (at worst one epoch old).
+    """
+
+    def _save_model(self) -> None:
+        import json
+        import os
+        from pathlib import Path
+
+        from ftstudio.engine.runs import atomic_write_text
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        final = self._weights_path
+        tmp = final[: -len(".weights.h5")] + ".partial.weights.h5"
+        self.model.save_weights(filepath=tmp, overwrite=True)
+        os.replace(tmp, final)
+        meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        atomic_write_text(Path(self._training_metadata_path), json.dumps(meta))

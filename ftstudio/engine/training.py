@@ -340,7 +340,7 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
         phases.append(("train", 0, t.epochs, 1.0, False))
 
     best_file = run.file("best_weights.npz")
-    from ftstudio.engine.callbacks import BestCheckpoint
+    from ftstudio.engine.callbacks import AtomicBackupAndRestore, BestCheckpoint
     reporter_cb = None
     stopped = False
     for i, (phase, start, end, factor, head_only) in enumerate(phases):
@@ -365,8 +365,7 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
         callbacks = [
             keras.callbacks.CSVLogger(str(run.file("history.csv")),
                                       append=resume or i > 0 or start > 0),
-            keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch",
-                                             delete_checkpoint=True),
+            AtomicBackupAndRestore(str(backup), save_freq="epoch", delete_checkpoint=True),
             BestCheckpoint(best_file, monitor, _lower_is_better(monitor),
                            _best_so_far(run, monitor)),
             reporter_cb,

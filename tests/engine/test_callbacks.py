@@ -61,3 +61,50 @@ def test_reporter_callback_flags_nan():
     cb.on_epoch_begin(0)
     cb.on_train_batch_end(0, {"loss": float("nan")})
     assert cb.diverged == "epoch 1, batch 1" and model.stop_training
+
+
+def test_atomic_backup_leaves_a_loadable_backup_and_no_partial_file(tmp_path):
+    from ftstudio.engine.callbacks import AtomicBackupAndRestore
+
+    model = tiny_model()
+    x, y = np.ones((8, 3)), np.zeros((8, 2))
+    backup = tmp_path / "backup"
+    model.fit(x, y, epochs=2, verbose=0,
+              callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False)])
+    names = sorted(p.name for p in backup.iterdir())
+    assert names == ["latest.weights.h5", "training_metadata.json"]
+    # a kill during the next write leaves only a partial file beside the complete backup
+    (backup / "latest.partial.weights.h5").write_bytes(b"\x89HDF\r\n garbage")
+    again = tiny_model()
+    again.fit(x, y, epochs=3, verbose=0,
+              callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False)])
+    assert (backup / "training_metadata.json").read_text().count('"epoch": 3') == 1
+
+
+def test_a_kill_while_writing_the_backup_keeps_the_previous_one(tmp_path):
+    from ftstudio.engine.callbacks import AtomicBackupAndRestore
+
+    model = tiny_model()
+    x, y = np.ones((8, 3)), np.zeros((8, 2))
+    backup = tmp_path / "backup"
+    model.fit(x, y, epochs=2, verbose=0,
+              callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False)])
+    saved = model.get_weights()
+
+    def dies_mid_write(filepath, overwrite=True):
+        with open(filepath, "wb") as fh:
+            fh.write(b"\x89HDF\r\n\x1a\n half a file")
+        raise KeyboardInterrupt("killed")
+
+    cb = AtomicBackupAndRestore(str(backup), delete_checkpoint=False)
+    cb.set_model(model)
+    model.save_weights = dies_mid_write
+    try:
+        cb._save_model()
+    except KeyboardInterrupt:
+        pass
+    fresh = tiny_model()
+    fresh.fit(x, y, epochs=2, verbose=0,  # resumes at epoch 2 of 2: loads, trains nothing
+              callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False)])
+    for got, want in zip(fresh.get_weights(), saved, strict=True):
+        np.testing.assert_array_equal(got, want)
