@@ -21,7 +21,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Self, Union, get_args, get_origin
 
 from ftstudio.errors import SpecError
 
@@ -180,31 +180,29 @@ class ExportSpec:
     """Also copy the exported model (with ``labels.json``) into this folder."""
 
 
-@dataclass
-class ExperimentSpec:
-    """A whole experiment. ``ExperimentSpec.from_json(spec.to_json()) == spec``."""
+class _JsonSpec:
+    """JSON round-trip, file I/O and ``key=value`` overrides shared by the spec documents.
 
-    name: str = "experiment"
-    description: str = ""
-    version: int = SPEC_VERSION
-    data: DataSpec = field(default_factory=DataSpec)
-    backbone: BackboneSpec = field(default_factory=BackboneSpec)
-    head: HeadSpec = field(default_factory=HeadSpec)
-    freeze: FreezeSpec = field(default_factory=FreezeSpec)
-    training: TrainSpec = field(default_factory=TrainSpec)
-    export: ExportSpec = field(default_factory=ExportSpec)
+    A subclass is a dataclass with ``validate()`` and ``resolved(base)``.
+    """
 
-    # ------------------------------------------------------------------ I/O
+    def validate(self) -> None:  # pragma: no cover - every subclass overrides it
+        """Check cross-field rules (raise SpecError)."""
+
+    def resolved(self, base: Path) -> Self:  # pragma: no cover - every subclass overrides it
+        """Return a copy whose relative paths are made absolute against ``base``."""
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as plain JSON-able data."""
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
 
     def to_json(self, indent: int = 2) -> str:
         """Return the spec as a JSON document."""
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExperimentSpec:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Build and validate a spec from plain data.
 
         Raises:
@@ -212,10 +210,10 @@ class ExperimentSpec:
         """
         spec = _build(cls, data, "")
         spec.validate()
-        return spec
+        return spec  # type: ignore[no-any-return]
 
     @classmethod
-    def from_json(cls, text: str) -> ExperimentSpec:
+    def from_json(cls, text: str) -> Self:
         """Parse and validate a JSON document."""
         try:
             data = json.loads(text)
@@ -226,11 +224,11 @@ class ExperimentSpec:
         return cls.from_dict(data)
 
     @classmethod
-    def load(cls, path: str | Path, overrides: list[str] | None = None) -> ExperimentSpec:
+    def load(cls, path: str | Path, overrides: list[str] | None = None) -> Self:
         """Read a spec file, apply ``key=value`` overrides, resolve relative paths.
 
-        Relative ``data.path``, ``data.image_dir`` and ``backbone.path`` are resolved
-        against the spec file's folder, so a spec works from any working directory.
+        Relative paths (``data.path``, ``data.image_dir``, …) are resolved against the
+        spec file's folder, so a spec works from any working directory.
         """
         path = Path(path)
         try:
@@ -247,8 +245,7 @@ class ExperimentSpec:
             raise SpecError(f"{path} must hold a JSON object at the top level")
         for item in overrides or []:
             apply_override(data, item)
-        spec = cls.from_dict(data)
-        return spec.resolved(path.resolve().parent)
+        return cls.from_dict(data).resolved(path.resolve().parent)
 
     def save(self, path: str | Path) -> None:
         """Write the spec as JSON (atomically)."""
@@ -256,6 +253,21 @@ class ExperimentSpec:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(self.to_json() + "\n", encoding="utf-8")
         tmp.replace(path)
+
+
+@dataclass
+class ExperimentSpec(_JsonSpec):
+    """A whole experiment. ``ExperimentSpec.from_json(spec.to_json()) == spec``."""
+
+    name: str = "experiment"
+    description: str = ""
+    version: int = SPEC_VERSION
+    data: DataSpec = field(default_factory=DataSpec)
+    backbone: BackboneSpec = field(default_factory=BackboneSpec)
+    head: HeadSpec = field(default_factory=HeadSpec)
+    freeze: FreezeSpec = field(default_factory=FreezeSpec)
+    training: TrainSpec = field(default_factory=TrainSpec)
+    export: ExportSpec = field(default_factory=ExportSpec)
 
     def resolved(self, base: Path) -> ExperimentSpec:
         """Return a copy whose relative file paths are made absolute against ``base``."""
@@ -487,7 +499,7 @@ NoiseType = Literal["gaussian", "dropout"]
 
 
 @dataclass
-class PretrainSpec:
+class PretrainSpec(_JsonSpec):
     """Autoencoder pretraining on unlabelled data; the encoder is saved to the model library.
 
     The data section is a :class:`DataSpec`: ``path`` (+ optional ``feature_columns``; by
@@ -526,64 +538,6 @@ class PretrainSpec:
     save_as: str = "my-encoder"
     """Name of the library entry the encoder is saved as (``backbone.name`` in a fine-tune
     spec with ``backbone.source = "library"``)."""
-
-    # ------------------------------------------------------------------ I/O
-    def to_dict(self) -> dict[str, Any]:
-        """Return the spec as plain JSON-able data."""
-        return dataclasses.asdict(self)
-
-    def to_json(self, indent: int = 2) -> str:
-        """Return the spec as a JSON document."""
-        return json.dumps(self.to_dict(), indent=indent)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PretrainSpec:
-        """Build and validate a spec from plain data.
-
-        Raises:
-            SpecError: naming the bad key and what is allowed there.
-        """
-        spec = _build(cls, data, "")
-        spec.validate()
-        return spec
-
-    @classmethod
-    def from_json(cls, text: str) -> PretrainSpec:
-        """Parse and validate a JSON document."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"spec is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-        if not isinstance(data, dict):
-            raise SpecError("spec must be a JSON object at the top level")
-        return cls.from_dict(data)
-
-    @classmethod
-    def load(cls, path: str | Path, overrides: list[str] | None = None) -> PretrainSpec:
-        """Read a spec file, apply ``key=value`` overrides, resolve relative data paths."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SpecError(f"spec file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"cannot read spec file {path}: {exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-        if not isinstance(data, dict):
-            raise SpecError(f"{path} must hold a JSON object at the top level")
-        for item in overrides or []:
-            apply_override(data, item)
-        return cls.from_dict(data).resolved(path.resolve().parent)
-
-    def save(self, path: str | Path) -> None:
-        """Write the spec as JSON (atomically)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json() + "\n", encoding="utf-8")
-        tmp.replace(path)
 
     def resolved(self, base: Path) -> PretrainSpec:
         """Return a copy whose relative data paths are made absolute against ``base``."""
