@@ -32,29 +32,6 @@ def _quiet_tensorflow(debug: bool) -> None:
         warnings.filterwarnings("ignore")
 
 
-def import_tensorflow_quietly(debug: bool = False) -> None:
-    """Import TensorFlow with its C++ start-up log lines (oneDNN, CUDA probing) hidden.
-
-    TensorFlow writes them to file descriptor 2 before any Python setting applies, so the
-    descriptor is pointed at /dev/null for the import only. ``--debug`` keeps them.
-    """
-    if debug or "tensorflow" in sys.modules:
-        return
-    try:
-        saved = os.dup(2)
-    except OSError:  # pragma: no cover - no stderr descriptor (frozen GUI app)
-        import tensorflow  # noqa: F401
-        return
-    try:
-        sys.stderr.flush()
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _print_metrics(metrics: dict[str, float], out: Any = None) -> None:
     out = out or sys.stdout
     for key in sorted(metrics):
@@ -192,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_tensorflow(args.debug)
     try:
         if getattr(args, "needs_tensorflow", True):
+            from ftstudio.engine.runtime import import_tensorflow_quietly
+
             import_tensorflow_quietly(args.debug)
         return int(args.func(args) or 0)
     except FtStudioError as exc:

@@ -180,6 +180,29 @@ class ExportSpec:
     """Also copy the exported model (with ``labels.json``) into this folder."""
 
 
+def read_json_object(path: str | Path, what: str = "spec file") -> dict[str, Any]:
+    """Read a JSON file that must hold an object at the top level.
+
+    Raises:
+        SpecError: the file is missing or unreadable, not JSON, or not an object; the
+            message names the file (``what`` says what kind of file it is).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{what} not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read {what} {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path} must hold a JSON object at the top level")
+    return data
+
+
 class _JsonSpec:
     """JSON round-trip, file I/O and ``key=value`` overrides shared by the spec documents.
 
@@ -231,18 +254,7 @@ class _JsonSpec:
         spec file's folder, so a spec works from any working directory.
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SpecError(f"spec file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"cannot read spec file {path}: {exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-        if not isinstance(data, dict):
-            raise SpecError(f"{path} must hold a JSON object at the top level")
+        data = read_json_object(path)
         for item in overrides or []:
             apply_override(data, item)
         return cls.from_dict(data).resolved(path.resolve().parent)

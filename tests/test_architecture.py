@@ -20,7 +20,8 @@ def test_import_linter_contracts_hold():
 
 
 @pytest.mark.parametrize("module", ["ftstudio", "ftstudio.spec", "ftstudio.cli",
-                                    "ftstudio.engine.reporting", "ftstudio.engine.runs"])
+                                    "ftstudio.engine.reporting", "ftstudio.engine.runs",
+                                    "ftstudio.engine.runtime"])
 def test_cheap_modules_do_not_import_tensorflow(module):
     code = (f"import sys, {module}; bad = [m for m in ('tensorflow', 'keras', 'PySide6') "
             f"if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")

@@ -66,7 +66,7 @@ def load_engine() -> EngineInfo:
     Called once, in the background, right after the window is shown.
     """
     t0 = time.perf_counter()
-    from ftstudio.bridge.train_process import import_tensorflow_quietly
+    from ftstudio.engine.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import keras

@@ -36,7 +36,7 @@ from ftstudio import errors
 from ftstudio.bridge.types import TrainOutcome
 from ftstudio.spec import ExperimentSpec
 
-__all__ = ["ChildCrashed", "import_tensorflow_quietly", "prewarm", "shutdown", "train_in_process"]
+__all__ = ["ChildCrashed", "prewarm", "shutdown", "train_in_process"]
 
 _FLUSH_SECONDS = 0.05
 _POLL_SECONDS = 0.05
@@ -119,6 +119,8 @@ def _child_main(conn: Connection) -> None:
     try:
         # everything train() needs, imported before the job arrives: a warm child starts
         # training at once, and its train() time is comparable to the CLI's
+        from ftstudio.engine.runtime import import_tensorflow_quietly
+
         import_tensorflow_quietly()
         import keras  # noqa: F401
 
@@ -155,29 +157,6 @@ def _child_main(conn: Connection) -> None:
         _send_error(conn, exc)
     finally:
         conn.close()
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up chatter (written to fd 2) hidden.
-
-    ``FTSTUDIO_DEBUG=1`` keeps the chatter. (The CLI does the same for its imports.)
-    """
-    if os.environ.get("FTSTUDIO_DEBUG"):
-        import tensorflow  # noqa: F401
-        return
-    try:
-        saved = os.dup(2)
-    except OSError:  # pragma: no cover - no stderr (frozen GUI app)
-        import tensorflow  # noqa: F401
-        return
-    try:
-        sys.stderr.flush()
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _send_error(conn: Connection, exc: BaseException) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ftstudio.errors import SpecError
-from ftstudio.spec import ExperimentSpec
+from ftstudio.spec import ExperimentSpec, read_json_object
 
 __all__ = ["PROJECT_FORMAT", "PROJECT_SUFFIX", "Project", "read_project", "write_project"]
 
@@ -33,25 +33,14 @@ def read_project(path: str | Path) -> tuple[ExperimentSpec, dict[str, Any]]:
         SpecError: the file is missing, not JSON, or holds an invalid spec.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"project file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read {p}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{p.name} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"{p.name} must hold a JSON object")
+    data = read_json_object(p, "project file")
     if "ftstudio_project" in data:
         if not isinstance(data.get("spec"), dict):
             raise SpecError(f"{p.name} is a project file without a 'spec' section")
         spec = ExperimentSpec.from_dict(data["spec"]).resolved(p.resolve().parent)
         ui = data.get("ui")
         return spec, dict(ui) if isinstance(ui, dict) else {}
-    return ExperimentSpec.load(p), {}
+    return ExperimentSpec.from_dict(data).resolved(p.resolve().parent), {}
 
 
 def write_project(path: str | Path, spec: ExperimentSpec, ui_state: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from ftstudio.bridge.library_workers import PretrainWorker, start_worker, stop_thread
 from ftstudio.errors import FtStudioError
 from ftstudio.spec import DataSpec, PretrainSpec
+from ftstudio.ui.widgets.charts import make_plot
 from ftstudio.ui.widgets.common import PageHeader
 
 __all__ = ["PretrainPage"]
@@ -210,15 +211,8 @@ class PretrainPage(QWidget):
         left.addStretch(1)
 
         # ---- live view
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
-        item = self.plot.getPlotItem()
-        item.setTitle("Reconstruction loss (MSE)")
-        item.setLabel("bottom", "epoch")
-        item.showGrid(x=True, y=True, alpha=0.15)
-        item.addLegend(offset=(-10, 10))
-        item.setMenuEnabled(False)
-        item.hideButtons()
+        self.plot = make_plot("Reconstruction loss (MSE)", "epoch")
+        self.plot.getPlotItem().addLegend(offset=(-10, 10))
         self.plot.setMinimumHeight(180)
         # grow into the room there is, but don't ask for pyqtgraph's tall default height: it
         # would make the page taller than a 1280x800 window and the window would scroll it

@@ -53,6 +53,19 @@ def configure_pyqtgraph() -> None:
     _configured = True
 
 
+def style_plot(item: pg.PlotItem, x_label: str = "", y_label: str = "",
+               grid: tuple[bool, bool] | None = (True, True)) -> None:
+    """Give a plot our look: axis labels, a light grid, no menu or auto-range button."""
+    if x_label:
+        item.setLabel("bottom", x_label)
+    if y_label:
+        item.setLabel("left", y_label)
+    if grid is not None:
+        item.showGrid(x=grid[0], y=grid[1], alpha=0.15)
+    item.setMenuEnabled(False)
+    item.hideButtons()
+
+
 def make_plot(title: str, x_label: str = "", y_label: str = "",
               parent: QWidget | None = None) -> pg.PlotWidget:
     """Make a PlotWidget with our look: title, axis labels, light grid, no menu clutter."""
@@ -60,13 +73,7 @@ def make_plot(title: str, x_label: str = "", y_label: str = "",
     plot = pg.PlotWidget(parent=parent)
     item = plot.getPlotItem()
     item.setTitle(f"<span style='font-size:10pt;font-weight:600'>{title}</span>")
-    if x_label:
-        item.setLabel("bottom", x_label)
-    if y_label:
-        item.setLabel("left", y_label)
-    item.showGrid(x=True, y=True, alpha=0.15)
-    item.setMenuEnabled(False)
-    item.hideButtons()
+    style_plot(item, x_label, y_label)
     plot.setMinimumHeight(150)
     return plot
 
@@ -384,10 +391,8 @@ class ClassBars(pg.PlotWidget):
         configure_pyqtgraph()
         super().__init__(parent=parent)
         item = self.getPlotItem()
-        item.setMenuEnabled(False)
-        item.hideButtons()
+        style_plot(item, grid=(True, False))
         item.setMouseEnabled(x=False, y=False)
-        item.showGrid(x=True, y=False, alpha=0.15)
         self._bars: pg.BarGraphItem | None = None
         self._labels: list[pg.TextItem] = []
         self.counts: dict[str, int] = {}
@@ -437,9 +442,7 @@ class Histogram(pg.PlotWidget):
         configure_pyqtgraph()
         super().__init__(parent=parent)
         item = self.getPlotItem()
-        item.setMenuEnabled(False)
-        item.hideButtons()
-        item.showGrid(x=False, y=True, alpha=0.15)
+        style_plot(item, grid=(False, True))
         self._bars: pg.BarGraphItem | None = None
         self.setMinimumSize(120, 110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
@@ -465,12 +468,9 @@ class ConfusionMatrixView(pg.PlotWidget):
         configure_pyqtgraph()
         super().__init__(parent=parent)
         item = self.getPlotItem()
-        item.setMenuEnabled(False)
-        item.hideButtons()
+        style_plot(item, "predicted", "true", grid=None)
         item.setMouseEnabled(x=False, y=False)
         item.setAspectLocked(False)
-        item.setLabel("bottom", "predicted")
-        item.setLabel("left", "true")
         self.image = pg.ImageItem()
         item.addItem(self.image)
         item.invertY(True)
@@ -532,11 +532,7 @@ class RocView(pg.PlotWidget):
         configure_pyqtgraph()
         super().__init__(parent=parent)
         item = self.getPlotItem()
-        item.setMenuEnabled(False)
-        item.hideButtons()
-        item.setLabel("bottom", "false positive rate")
-        item.setLabel("left", "true positive rate")
-        item.showGrid(x=True, y=True, alpha=0.15)
+        style_plot(item, "false positive rate", "true positive rate")
         item.setXRange(0, 1, padding=0.02)
         item.setYRange(0, 1, padding=0.02)
         self.legend = item.addLegend(offset=(-10, -10), labelTextSize="8pt")
@@ -566,11 +562,7 @@ class ScatterView(pg.PlotWidget):
         configure_pyqtgraph()
         super().__init__(parent=parent)
         item = self.getPlotItem()
-        item.setMenuEnabled(False)
-        item.hideButtons()
-        item.setLabel("bottom", "true value")
-        item.setLabel("left", "predicted value")
-        item.showGrid(x=True, y=True, alpha=0.15)
+        style_plot(item, "true value", "predicted value")
         color = QColor(PALETTE[0])
         color.setAlpha(150)
         self.scatter = pg.ScatterPlotItem(size=6, brush=color, pen=pg.mkPen(None))
