@@ -29,3 +29,7 @@ class RunError(FtStudioError):
 
 class CancelledError(FtStudioError):
     """The user stopped a job before it finished."""
+
+
+class LibraryError(BackboneError):
+    """A library operation cannot be done as asked (unknown entry, bad file, refused model)."""
