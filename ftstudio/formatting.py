@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["format_params"]
+__all__ = ["format_duration", "format_params"]
 
 
 def format_params(n: Any) -> str:
@@ -24,3 +25,16 @@ def format_params(n: Any) -> str:
     if n >= 1_000:
         return f"{n / 1e3:.1f}K"
     return str(n)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as a clock: ``75`` -> ``'1:15'``, ``3700`` -> ``'1:01:40'``; ``'—'`` if unknown.
+
+    A negative duration (clock skew) reads as ``'0:00'``; NaN or infinity as ``'—'``.
+    """
+    if not math.isfinite(seconds):
+        return "—"
+    whole = max(0, int(round(seconds)))
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

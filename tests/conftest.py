@@ -1,13 +1,18 @@
-"""Shared test set-up: no display, quiet TensorFlow, every user folder in a tmp dir."""
+"""Shared test set-up: no display, quiet TensorFlow, every user folder in a tmp dir.
+
+Tiny data, specs and models that several test modules need live in :mod:`tests.helpers`.
+"""
 
 from __future__ import annotations
 
 import os
 
+from ftstudio.config import quiet_tensorflow_logs
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("PYTHONHASHSEED", "0")
+quiet_tensorflow_logs("2")
 
 import pytest  # noqa: E402
 

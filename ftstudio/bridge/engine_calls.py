@@ -2,7 +2,9 @@
 
 Every function here runs on a worker thread and imports the engine (and so TensorFlow,
 pandas, …) lazily, inside the function: importing this module is free. Each returns the
-plain dataclasses of :mod:`ftstudio.bridge.types`, never engine objects.
+plain dataclasses of :mod:`ftstudio.bridge.types`, never engine objects. The model library's
+calls are in :mod:`ftstudio.bridge.library_calls`; training and pretraining run in a child
+process (:mod:`ftstudio.bridge.child_process`).
 """
 
 from __future__ import annotations
@@ -11,52 +13,45 @@ import csv
 import dataclasses
 import json
 import math
-import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ftstudio import config
 from ftstudio.bridge.types import (
     BackboneChoice,
     ColumnInfo,
-    ColumnKind,
     DataCheck,
     DataPreview,
     EngineInfo,
     LabelSummary,
     LayerRow,
     ModelDescription,
+    PretrainOutcome,
     RunDetails,
     RunRow,
     TrainOutcome,
 )
 from ftstudio.errors import DataError
-from ftstudio.spec import ExperimentSpec
+from ftstudio.spec import ExperimentSpec, PretrainSpec
+
+if TYPE_CHECKING:
+    from ftstudio.engine.bundled import BundledBackbone
 
 __all__ = [
-    "APPLICATIONS",
+    "bundled_backbones",
     "check_data",
     "describe_model",
     "list_runs",
     "load_engine",
     "load_run",
+    "pretrain",
     "preview_data",
     "preview_images",
+    "recommended_training",
     "train",
 ]
-
-APPLICATIONS: tuple[str, ...] = (
-    "MobileNetV3Small", "MobileNetV3Large", "MobileNetV2", "EfficientNetB0", "EfficientNetV2B0",
-    "ResNet50", "ResNet50V2", "DenseNet121", "ConvNeXtTiny", "Xception", "InceptionV3", "VGG16",
-)
-"""keras.applications architectures offered by the backbone picker."""
-
-LABEL_NAMES = ("label", "labels", "class", "classes", "target", "y", "category", "sentiment",
-               "species", "outcome", "tag")
-"""Column names that usually hold the label (for the column guesses)."""
-
-_MAX_CATEGORIES = 30
 
 
 # ====================================================================== engine
@@ -70,6 +65,7 @@ def load_engine() -> EngineInfo:
 
     import_tensorflow_quietly()
     import keras
+    import keras_hub
     import tensorflow as tf
 
     try:
@@ -77,84 +73,58 @@ def load_engine() -> EngineInfo:
         # the window's process only builds models to describe them: keep it off the GPU,
         # whose memory belongs to the training process
         tf.config.set_visible_devices([], "GPU")
-    except Exception:  # noqa: BLE001 - device setup is best effort
+    except (RuntimeError, ValueError):  # devices already initialised: best effort
         gpus = []
-    versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
-    try:
-        import keras_hub
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__,
+                "keras_hub": keras_hub.__version__}
+    from ftstudio.engine import (  # noqa: F401 - imported now, used by the next jobs
+        backbones,
+        data,
+        evaluation,
+        freezing,
+        heads,
+        runs,
+        training,
+    )
 
-        versions["keras_hub"] = keras_hub.__version__
-    except ImportError:  # pragma: no cover - keras_hub is a dependency
-        pass
-    from ftstudio.engine import data, evaluation, runs, training  # noqa: F401
-
-    for name in ("backbones", "heads", "freezing", "inference"):
-        try:
-            __import__(f"ftstudio.engine.{name}")
-        except ImportError:  # pragma: no cover - a missing engine module shows up later
-            pass
     device = ("GPU: " + ", ".join(gpus)) if gpus else "CPU"
     return EngineInfo(versions, device, bundled_backbones(), time.perf_counter() - t0)
 
 
 def bundled_backbones() -> list[BackboneChoice]:
-    """Return the engine's built-in backbones plus the keras.applications architectures."""
-    out: list[BackboneChoice] = []
-    try:
-        from ftstudio.engine import backbones
-    except ImportError:
-        backbones = None  # type: ignore[assignment]
-    entries: list[Any] = []
-    if backbones is not None and hasattr(backbones, "bundled_backbones"):
-        entries = list(backbones.bundled_backbones())
-    for entry in entries:
-        out.append(_choice(entry))
-    names = list(APPLICATIONS)
-    if backbones is not None and hasattr(backbones, "APPLICATIONS"):
-        try:
-            names = [str(n) for n in backbones.APPLICATIONS]
-        except TypeError:  # pragma: no cover - not iterable: keep ours
-            pass
-    for name in names:
-        out.append(BackboneChoice(label=name, source="applications", name=name, modality="image",
-                                  description=f"keras.applications.{name} (ImageNet weights "
-                                              "when cached, else random)",
-                                  group="Keras applications"))
-    return out
+    """The engine's bundled backbones, then the keras.applications architectures.
+
+    A shipped backbone is offered by name (``source: auto``), so a spec that picks it stays
+    portable: its files are found on whichever machine runs the spec.
+    """
+    from ftstudio.engine import bundled
+
+    shipped = [_backbone_choice(b, source="auto", name=b.name, path=None)
+               for b in bundled.shipped_backbones()]
+    applications = [_backbone_choice(b, source=b.spec.source, name=b.spec.name, path=b.spec.path)
+                    for b in bundled.applications_backbones()]
+    return shipped + applications
 
 
-def _choice(entry: Any) -> BackboneChoice:
-    """Normalise one entry of ``bundled_backbones()`` (a name, a dict or a dataclass)."""
-    if isinstance(entry, BackboneChoice):
-        return entry
-    if isinstance(entry, str):
-        return BackboneChoice(label=entry, source="auto", name=entry)
-    if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
-        entry = dataclasses.asdict(entry)
-    if not isinstance(entry, dict):
-        entry = {k: getattr(entry, k) for k in dir(entry) if not k.startswith("_")}
-    raw_spec: Any = entry.get("spec") or entry.get("backbone") or {}
-    spec: dict[str, Any] = raw_spec
-    if dataclasses.is_dataclass(raw_spec) and not isinstance(raw_spec, type):
-        spec = dataclasses.asdict(raw_spec)
-    name = entry.get("name") or spec.get("name")
-    path = entry.get("path") or spec.get("path")
-    source = entry.get("source") or spec.get("source") or "auto"
-    label = entry.get("label") or entry.get("title") or entry.get("display_name") or name or \
-        (Path(str(path)).name if path else "backbone")
-    return BackboneChoice(label=str(label), source=str(source),
-                          name=None if name is None else str(name),
-                          path=None if path is None else str(path),
-                          modality=str(entry.get("modality") or ""),
-                          description=str(entry.get("description") or ""),
-                          group=str(entry.get("group") or "Bundled"))
+def _backbone_choice(backbone: BundledBackbone, *, source: str, name: str | None,
+                     path: str | None) -> BackboneChoice:
+    return BackboneChoice(label=backbone.label, source=source, name=name, path=path,
+                          modality=backbone.modality, description=backbone.description,
+                          group=backbone.group, pretrained=backbone.pretrained)
+
+
+def recommended_training(spec: ExperimentSpec) -> dict[str, Any]:
+    """Sensible training settings for the spec's data kind and freezing (engine recipes)."""
+    from ftstudio.engine import recipes
+
+    return recipes.recommended_training(spec)
 
 
 # ======================================================================== data
 def preview_data(path: str, max_rows: int = 1000, encoding: str | None = None,
                  delimiter: str | None = None) -> DataPreview:
     """Read the first rows of a CSV file for the Data page (engine ``preview_table``)."""
-    from ftstudio.engine import data
+    from ftstudio.engine import data, suggestions
 
     p = Path(path)
     if p.is_dir():
@@ -164,56 +134,10 @@ def preview_data(path: str, max_rows: int = 1000, encoding: str | None = None,
     truncated = len(frame) > max_rows
     if truncated:
         frame = frame.iloc[:max_rows]
-    columns = [_column_info(str(name), frame[name]) for name in frame.columns]
+    columns = [suggestions.describe_column(str(name), frame[name]) for name in frame.columns]
     return DataPreview(source=str(p), kind="csv", frame=frame, n_rows_shown=len(frame),
-                       truncated=truncated, columns=columns, suggested=_suggest(columns),
-                       warnings=list(warnings))
-
-
-def _column_info(name: str, values: Any) -> ColumnInfo:
-    """Classify a preview column (text / category / numeric / empty)."""
-    missing = int(values.isna().sum())
-    present = values.dropna()
-    n_unique = int(present.nunique())
-    if len(present) == 0:
-        return ColumnInfo(name, "empty", 0, missing)
-    if values.dtype.kind in "biuf":
-        integer = values.dtype.kind in "biu" or bool(
-            (present.astype(float) % 1 == 0).all())
-        few = n_unique <= min(_MAX_CATEGORIES, max(2, len(present) // 2))
-        kind: ColumnKind = "category" if integer and few else "numeric"
-        return ColumnInfo(name, kind, n_unique, missing, integer)
-    lengths = present.astype(str).str.len()
-    mean_len = float(lengths.mean()) if len(lengths) else 0.0
-    many = n_unique > max(_MAX_CATEGORIES, 0.5 * len(present))
-    text_kind: ColumnKind = "text" if (mean_len > 25 or many) else "category"
-    return ColumnInfo(name, text_kind, n_unique, missing)
-
-
-def _suggest(columns: list[ColumnInfo]) -> dict[str, Any]:
-    """Guess the text, label and feature columns from the column kinds and names."""
-    label = None
-    by_name = {c.name.strip().lower(): c for c in columns}
-    for key in LABEL_NAMES:
-        if key in by_name and by_name[key].kind in ("category", "numeric"):
-            label = by_name[key].name
-            break
-    if label is None:
-        cats = [c.name for c in columns if c.kind == "category"]
-        label = cats[-1] if cats else None
-    texts = [c for c in columns if c.kind == "text" and c.name != label]
-    features = [c.name for c in columns if c.kind in ("numeric", "category")
-                and c.name != label and c.name.strip().lower() not in ("id", "index", "row")]
-    if label is None:
-        numeric = [c.name for c in columns if c.kind == "numeric"]
-        label = numeric[-1] if numeric and not texts else None
-        features = [f for f in features if f != label]
-    return {
-        "text_column": texts[0].name if texts else None,
-        "label_column": label,
-        "feature_columns": features,
-        "modality": "text" if texts else "tabular",
-    }
+                       truncated=truncated, columns=columns,
+                       suggested=suggestions.suggest_columns(columns), warnings=list(warnings))
 
 
 def preview_images(folder: str, max_rows: int = 5000) -> DataPreview:
@@ -381,41 +305,50 @@ def _summary_text(model: Any) -> str:
 
 
 # ===================================================================== training
-TRAIN_IN_THREAD = os.environ.get("FTSTUDIO_TRAIN_IN_THREAD", "") not in ("", "0")
-"""Train in the worker thread itself instead of a child process (for debugging/benchmarks)."""
-
-
 def train(spec: ExperimentSpec, reporter: Any, runs_root: str | None = None) -> TrainOutcome:
     """Run ``engine.training.train`` for the window, reporting to ``reporter``.
 
-    By default the engine runs in a child process (see :mod:`ftstudio.bridge.train_process`)
-    so it never competes with the GUI thread for the GIL; the calling worker thread relays its
-    reports. ``FTSTUDIO_TRAIN_IN_THREAD=1`` runs it in the calling thread instead.
+    The engine runs in a child process (see :mod:`ftstudio.bridge.child_process`) so it never
+    competes with the GUI thread for the GIL; the calling worker thread relays its reports and
+    ``reporter.request_stop()`` stops it. ``FTSTUDIO_TRAIN_IN_THREAD=1`` runs it in the
+    calling thread instead.
     """
-    if not TRAIN_IN_THREAD:
-        from ftstudio.bridge.train_process import train_in_process
-
-        return train_in_process(spec, reporter, runs_root)
-    from ftstudio.engine import training
+    from ftstudio.bridge.child_process import run_call
 
     t0 = time.perf_counter()
-    result = training.train(spec, reporter, runs_root=runs_root)
-    return TrainOutcome(run_dir=str(result.run_dir), metrics=dict(result.metrics),
-                        stopped_by_user=bool(result.stopped_by_user),
-                        best_epoch=result.best_epoch, seconds=time.perf_counter() - t0)
+    outcome: TrainOutcome = run_call("train", spec.to_json(), runs_root, reporter=reporter)
+    return dataclasses.replace(outcome, seconds=time.perf_counter() - t0)
+
+
+def pretrain(spec: PretrainSpec, reporter: Any, replace: bool = False) -> PretrainOutcome:
+    """Pretrain an autoencoder and save its encoder to the model library, like :func:`train`.
+
+    Runs in the child process; ``reporter`` also hears of every refreshed reconstructions
+    preview (its ``preview(path)``), and ``reporter.request_stop()`` stops it after the
+    current batch (the encoder learned so far is saved).
+
+    Args:
+        spec: the pretraining spec (paths absolute).
+        reporter: the progress sink.
+        replace: replace an existing library entry called ``spec.save_as``.
+    """
+    from ftstudio.bridge.child_process import run_call
+
+    outcome: PretrainOutcome = run_call("pretrain", spec.to_json(), replace, reporter=reporter)
+    return outcome
 
 
 def prewarm_training() -> None:
-    """Start the next training process now (it imports TensorFlow while the user works)."""
-    if not TRAIN_IN_THREAD:
-        from ftstudio.bridge.train_process import prewarm
+    """Start the next job process now (it imports TensorFlow while the user works)."""
+    if not config.jobs_in_thread():
+        from ftstudio.bridge.child_process import prewarm
 
         prewarm()
 
 
 def shutdown_training() -> None:
-    """End an idle training process (on quit)."""
-    from ftstudio.bridge.train_process import shutdown
+    """End an idle job process (on quit)."""
+    from ftstudio.bridge.child_process import shutdown
 
     shutdown()
 

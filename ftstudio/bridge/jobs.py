@@ -12,13 +12,15 @@ living in the GUI thread they are queued there. Never connect them to a lambda o
 function: those have no thread affinity and would run in the worker thread.
 
 Every exception escaping the callable becomes an :class:`ErrorInfo`: an
-:class:`~ftstudio.errors.FtStudioError` is a user error with a readable message; anything else
-is a bug and carries the traceback as details. The job never lets an exception reach Qt.
+:class:`~ftstudio.errors.FtStudioError` is a user error with a readable message (and its cause,
+if it has one, as details); anything else is a bug and carries the traceback as details. The job
+never lets an exception reach Qt.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +42,9 @@ class ErrorInfo:
     Attributes:
         title: a short title ("Training failed").
         message: one or two sentences for the user.
-        details: the traceback for unexpected errors, else ``None``.
+        details: the traceback for unexpected errors; for user errors the cause's traceback
+            (``raise … from cause``; for errors of the job child process, its traceback), else
+            ``None``.
         user_error: True for :class:`FtStudioError` (the user can fix it).
         cancelled: True when the user stopped the job.
         kind: the exception's class name.
@@ -63,7 +67,10 @@ def error_info(exc: BaseException, title: str = "Something went wrong") -> Error
     """
     kind = type(exc).__name__
     if isinstance(exc, FtStudioError):
-        return ErrorInfo(title, str(exc) or kind, None, True,
+        cause = exc.__cause__
+        details = None if cause is None else "".join(
+            traceback.format_exception(type(cause), cause, cause.__traceback__))
+        return ErrorInfo(title, str(exc) or kind, details, True,
                          isinstance(exc, CancelledError), kind)
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     text = str(exc).strip() or kind
@@ -99,6 +106,25 @@ class Job(QObject):
         self._fn = fn
         self._args = args
         self._kwargs = kwargs
+        self._stop = threading.Event()
+        self._stop_hooks: list[Callable[[], None]] = []
+
+    def add_stop_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` when a stop is requested (e.g. the reporter's ``request_stop``)."""
+        self._stop_hooks.append(hook)
+
+    def request_stop(self) -> None:
+        """Ask the job to stop (thread-safe); a job without stop hooks simply runs to its end."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        for hook in self._stop_hooks:
+            hook()
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once :meth:`request_stop` was called."""
+        return self._stop.is_set()
 
     @Slot()
     def run(self) -> None:

@@ -36,6 +36,8 @@ class QtReporter(QObject):
         batchesArrived(list): ``[(step, logs), …]`` of every batch since the last emit.
         epochEnded(int, dict): epoch number (from 1) and its logs.
         trainEnded(dict): the logs of ``train_end``.
+        previewReady(str): a preview image was (re)written at this path (pretraining's
+            originals-vs-reconstructions strip).
 
     Args:
         min_interval: the least number of seconds between two batch (or progress) emits.
@@ -49,6 +51,7 @@ class QtReporter(QObject):
     batchesArrived = Signal(object)
     epochEnded = Signal(int, object)
     trainEnded = Signal(object)
+    previewReady = Signal(str)
 
     def __init__(self, min_interval: float = 0.05, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -126,6 +129,11 @@ class QtReporter(QObject):
         """Flush the batches, then forward the end of training."""
         self.flush()
         self.trainEnded.emit(dict(logs))
+
+    def preview(self, path: str) -> None:
+        """Forward a refreshed preview image (not part of the Reporter protocol)."""
+        self.flush()
+        self.previewReady.emit(str(path))
 
 
 # The protocol's default-argument behaviour lives in BaseReporter; make sure this class keeps

@@ -1,7 +1,9 @@
 """Plain data the bridge hands to the window (no engine types, no Qt, no TensorFlow).
 
 The window never sees engine classes: the bridge copies what it needs into these dataclasses,
-so the UI depends only on this module's shapes.
+so the UI depends only on this module's shapes. One exception: :class:`ColumnInfo` is the
+column guesser's own frozen dataclass (``ftstudio.engine.suggestions``, standard library only),
+re-exported here rather than copied field by field.
 """
 
 from __future__ import annotations
@@ -9,28 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ColumnKind = Literal["text", "numeric", "category", "empty"]
+from ftstudio.engine.suggestions import ColumnInfo, ColumnKind
 
-
-@dataclass
-class ColumnInfo:
-    """One column of a previewed table.
-
-    Attributes:
-        name: the column name.
-        kind: ``text`` (long strings), ``category`` (few distinct values), ``numeric``,
-            or ``empty``.
-        n_unique: distinct non-missing values in the preview.
-        n_missing: missing cells in the preview.
-        integer: True when every value is a whole number.
-    """
-
-    name: str
-    kind: ColumnKind
-    n_unique: int
-    n_missing: int
-    integer: bool = False
-
+__all__ = [
+    "BackboneChoice", "ColumnInfo", "ColumnKind", "DataCheck", "DataPreview", "EngineInfo",
+    "ImportSource", "LabelSummary", "LayerRow", "LibraryEntryInfo", "ModelDescription",
+    "PretrainOutcome", "RunDetails", "RunRow", "TrainOutcome", "VerifyResult",
+]
 
 @dataclass
 class DataPreview:
@@ -157,6 +144,7 @@ class BackboneChoice:
         modality: ``text``, ``image``, ``tabular`` or ``""`` when unknown.
         description: a one-line tooltip.
         group: the picker section ("Bundled", "Keras applications", "Library").
+        pretrained: True when the backbone comes with learned weights (False: random ones).
     """
 
     label: str
@@ -166,6 +154,7 @@ class BackboneChoice:
     modality: str = ""
     description: str = ""
     group: str = "Bundled"
+    pretrained: bool = False
 
 
 @dataclass
@@ -254,3 +243,119 @@ class RunDetails:
     env: dict[str, Any] = field(default_factory=dict)
     predictions: tuple[list[str], list[list[str]]] = ([], [])
     message: str = ""
+
+
+@dataclass
+class PretrainOutcome:
+    """The result of an autoencoder pretraining job.
+
+    Attributes:
+        entry_name: the library entry the encoder was saved as.
+        entry_folder: that entry's folder.
+        history: one row per epoch (``epoch``, ``loss``, ``val_loss``).
+        stopped_by_user: True when Stop ended it (the encoder is saved all the same).
+        preview_path: images: the originals-vs-reconstructions PNG, else ``None``.
+        samples: how many examples it trained on.
+        warnings: every warning the engine raised.
+    """
+
+    entry_name: str
+    entry_folder: str
+    history: list[dict[str, float]]
+    stopped_by_user: bool
+    preview_path: str | None
+    samples: int
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LibraryEntryInfo:
+    """One backbone of the model library, as the Library page shows it.
+
+    Attributes:
+        name: the entry name (``backbone.name`` of a ``library`` backbone spec).
+        modality: ``text``, ``image``, ``tabular`` (``?`` when the entry is broken).
+        format: ``keras``, ``keras_hub`` or ``hf``.
+        kind: how it came in (``model_file``, ``keras_hub_preset``, ``autoencoder``, …).
+        source: where it came from, in words.
+        description: one line on what it is.
+        input_shape: per-example input shape (``None`` for unknown sizes).
+        params: parameter count.
+        architecture: the architecture name, when known.
+        preprocessing: the pixel scaling it expects.
+        image_size: default ``[height, width]`` of image backbones.
+        licence: the licence text, if one came with the model.
+        files: relative path -> sha256.
+        sizes: relative path -> bytes.
+        created: when it was added.
+        network: True when it was downloaded.
+        folder: the entry folder.
+        problem: why the entry is broken, else ``None``.
+    """
+
+    name: str
+    modality: str
+    format: str
+    kind: str
+    source: str
+    description: str = ""
+    input_shape: list[int | None] = field(default_factory=list)
+    params: int = 0
+    architecture: str | None = None
+    preprocessing: str = "auto"
+    image_size: list[int] | None = None
+    licence: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    created: str = ""
+    network: bool = False
+    folder: str = ""
+    problem: str | None = None
+
+    def backbone_choice(self) -> BackboneChoice:
+        """The entry as a choice of the Model page's backbone picker."""
+        return BackboneChoice(label=self.name, source="library", name=self.name,
+                              modality="" if self.modality == "?" else self.modality,
+                              description=self.description, group="Model library",
+                              pretrained=True)
+
+
+@dataclass
+class VerifyResult:
+    """The check of one library entry's files against their recorded sha256.
+
+    Attributes:
+        name: the entry.
+        ok: True when every file matches.
+        problems: what is wrong, one line each.
+        checked_files: how many files were hashed.
+    """
+
+    name: str
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    checked_files: int = 0
+
+
+@dataclass
+class ImportSource:
+    """What a file or folder holds, before it is imported (for the import dialog).
+
+    Attributes:
+        path: the file or folder.
+        kind: ``model_file``, ``run``, ``applications_weights``, ``keras_hub_preset``,
+            ``huggingface``, …
+        layers: model files and runs: the top-level layer names.
+        submodels: model files and runs: nested model name -> its layer names.
+        input_shape: model files and runs: the per-example input shape, when known.
+        candidates: weights files: the matching keras.applications architectures.
+        config: folders: a summary of their ``config.json``.
+    """
+
+    path: str
+    kind: str
+    layers: list[str] = field(default_factory=list)
+    submodels: dict[str, list[str]] = field(default_factory=dict)
+    input_shape: list[int | None] | None = None
+    candidates: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ftstudio import config
 from ftstudio.engine.reporting import BaseReporter, Reporter
 from ftstudio.errors import CancelledError, DataError
 from ftstudio.spec import PretrainSpec
@@ -63,42 +64,6 @@ class PretrainResult:
 
 
 # ------------------------------------------------------------------------------- data
-def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> tuple[Any, list[str]]:
-    import pandas as pd
-
-    warnings: list[str] = []
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"data file not found: {path}") from None
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
-    if not raw.strip():
-        raise DataError(f"{path.name} is empty")
-    text = None
-    for enc in ([encoding] if encoding else ["utf-8-sig", "cp1252", "latin-1"]):
-        try:
-            text = raw.decode(enc)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        if not encoding and enc != "utf-8-sig":
-            warnings.append(f"{path.name} is not UTF-8; read it as {enc}")
-        break
-    if text is None:
-        raise DataError(f"cannot decode {path.name} as {encoding}: set data.encoding")
-    sep = delimiter
-    if sep is None:
-        try:
-            sep = csv.Sniffer().sniff(text[:10000], delimiters=",;\t|").delimiter
-        except csv.Error:
-            sep = ","
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"cannot parse {path.name} as CSV: {str(exc).strip()}") from None
-    return frame, warnings
-
-
 def load_unlabelled(spec: PretrainSpec, reporter: Reporter | None = None) -> UnlabelledData:
     """Load the spec's unlabelled data, scaled for the autoencoder.
 
@@ -115,8 +80,11 @@ def load_unlabelled(spec: PretrainSpec, reporter: Reporter | None = None) -> Unl
         return _load_images(spec, reporter)
     path = Path(spec.data.path or "")
     reporter.status(f"Reading {path.name}…")
-    frame, warnings = _read_csv(path, spec.data.encoding, spec.data.delimiter)
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    from ftstudio.engine.data import read_table
+
+    frame, warnings = read_table(path, spec.data.encoding, spec.data.delimiter)
 
     def numeric(column: Any) -> bool:
         return is_numeric_dtype(frame[column]) and not is_bool_dtype(frame[column])
@@ -385,9 +353,7 @@ def pretrain_arrays(x: np.ndarray, spec: PretrainSpec, reporter: Reporter | None
 # ----------------------------------------------------------------------------- pipeline
 def pretrain_work_dir(name: str) -> Path:
     """Folder where a pretraining writes its live files (``reconstructions.png``, history)."""
-    from ftstudio.engine.library import ftstudio_home
-
-    path = ftstudio_home() / "pretrain" / name
+    path = config.ftstudio_home() / "pretrain" / name
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -402,6 +368,49 @@ def _history_csv(history: list[dict[str, float]]) -> str:
     for row in history:
         writer.writerow({k: (int(v) if k == "epoch" else f"{v:.6g}") for k, v in row.items()})
     return buf.getvalue()
+
+
+def _entry_files(spec: PretrainSpec, data: UnlabelledData, work: Path,
+                 preview_path: Path | None) -> dict[str, bytes | str | Path]:
+    """The files a pretraining entry keeps besides the encoder."""
+    files: dict[str, bytes | str | Path] = {
+        "pretrain_spec.json": spec.to_json() + "\n",
+        "history.csv": work / "history.csv",
+    }
+    if data.modality == "image":
+        if preview_path is not None and preview_path.exists():
+            files[PREVIEW_FILE] = preview_path
+    else:
+        files["feature_stats.json"] = json.dumps({
+            "columns": data.feature_names,
+            "mean": [float(v) for v in (data.mean if data.mean is not None else [])],
+            "std": [float(v) for v in (data.std if data.std is not None else [])],
+        }, indent=2) + "\n"
+    return files
+
+
+def _entry_description(spec: PretrainSpec, data: UnlabelledData,
+                       history: list[dict[str, float]], stopped: bool) -> str:
+    """One paragraph: the encoder, the data it learnt from and its final loss."""
+    last = history[-1]
+    loss_text = f"reconstruction MSE {last['loss']:.4g}" + (
+        f" (val {last['val_loss']:.4g})" if "val_loss" in last else "")
+    denoise = f", denoising ({spec.noise_type} {spec.noise:g})" if spec.noise else ""
+    if data.modality == "image":
+        h, w = spec.image_size
+        what = (f"{len(data.x)} unlabelled {h}x{w}x{spec.channels} images from "
+                f"{Path(data.source).name}; pixels scaled to [0, 1]")
+    else:
+        what = (f"{len(data.x)} unlabelled rows of {Path(data.source).name} "
+                f"({len(data.feature_names)} standardised features: "
+                f"{', '.join(data.feature_names[:6])}{'…' if len(data.feature_names) > 6 else ''})")
+    if spec.resolved_kind == "conv":
+        shape = "feature maps" if not spec.latent_dim else f"{spec.latent_dim}-channel maps"
+        arch = f"Conv autoencoder encoder (filters {spec.encoder_units} -> {shape})"
+    else:
+        arch = f"Dense autoencoder encoder (units {spec.encoder_units} -> {spec.latent_dim}-d code)"
+    return (f"{arch}{denoise}, pretrained {len(history)} epoch(s) on {what}; {loss_text}"
+            + (" (stopped early by the user)" if stopped else ""))
 
 
 def pretrain(spec: PretrainSpec, reporter: Reporter | None = None, replace: bool = False,
@@ -432,8 +441,8 @@ def pretrain(spec: PretrainSpec, reporter: Reporter | None = None, replace: bool
     reporter = reporter or BaseReporter()
     spec.validate()
     lib = library.library_root(root)
-    library._check_name(spec.save_as)
-    library._ensure_free(lib, spec.save_as, replace)
+    library.check_name(spec.save_as)
+    library.ensure_free(lib, spec.save_as, replace)
     data = load_unlabelled(spec, reporter)
     work = pretrain_work_dir(spec.save_as)
     preview_path = work / PREVIEW_FILE if data.modality == "image" else None
@@ -445,36 +454,8 @@ def pretrain(spec: PretrainSpec, reporter: Reporter | None = None, replace: bool
         raise CancelledError("pretraining stopped before the first epoch ended; nothing saved")
     (work / "history.csv").write_text(_history_csv(history), encoding="utf-8")
     last = history[-1]
-    loss_text = f"reconstruction MSE {last['loss']:.4g}" + (
-        f" (val {last['val_loss']:.4g})" if "val_loss" in last else "")
-    denoise = f", denoising ({spec.noise_type} {spec.noise:g})" if spec.noise else ""
-    extra_files: dict[str, bytes | str | Path] = {
-        "pretrain_spec.json": spec.to_json() + "\n",
-        "history.csv": work / "history.csv",
-    }
-    if data.modality == "image":
-        h, w = spec.image_size
-        what = (f"{len(data.x)} unlabelled {h}x{w}x{spec.channels} images from "
-                f"{Path(data.source).name}; pixels scaled to [0, 1]")
-        if preview_path is not None and preview_path.exists():
-            extra_files[PREVIEW_FILE] = preview_path
-    else:
-        what = (f"{len(data.x)} unlabelled rows of {Path(data.source).name} "
-                f"({len(data.feature_names)} standardised features: "
-                f"{', '.join(data.feature_names[:6])}{'…' if len(data.feature_names) > 6 else ''})")
-        extra_files["feature_stats.json"] = json.dumps({
-            "columns": data.feature_names,
-            "mean": [float(v) for v in (data.mean if data.mean is not None else [])],
-            "std": [float(v) for v in (data.std if data.std is not None else [])],
-        }, indent=2) + "\n"
-    if spec.resolved_kind == "conv":
-        shape = "feature maps" if not spec.latent_dim else f"{spec.latent_dim}-channel maps"
-        arch = f"Conv autoencoder encoder (filters {spec.encoder_units} -> {shape})"
-    else:
-        arch = f"Dense autoencoder encoder (units {spec.encoder_units} -> {spec.latent_dim}-d code)"
-    description = (f"{arch}{denoise}, pretrained "
-                   f"{len(history)} epoch(s) on {what}; {loss_text}"
-                   + (" (stopped early by the user)" if stopped else ""))
+    extra_files = _entry_files(spec, data, work, preview_path)
+    description = _entry_description(spec, data, history, stopped)
     entry = library.save_model_entry(
         encoder, spec.save_as, kind="autoencoder",
         source=f"autoencoder pretraining on {data.source}", description=description,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from ftstudio.engine.reporting import Reporter
+from ftstudio.engine.runs import atomic_save, atomic_write_text
 
 
 def _scalar(value: Any) -> float:
@@ -119,10 +124,6 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.best = initial_value
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
-        import numpy as np
-
-        from ftstudio.engine.runs import atomic_save
-
         value = _scalar((logs or {}).get(self.monitor))
         if not math.isfinite(value):
             return
@@ -141,8 +142,6 @@ class BestCheckpoint(keras.callbacks.Callback):
     @staticmethod
     def restore(model: Any, path: Any) -> None:
         """Load weights written by this callback into ``model``."""
-        import numpy as np
-
         with np.load(path) as data:
             model.set_weights([data[f"arr_{i}"] for i in range(len(data.files))])
 
@@ -157,12 +156,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """
 
     def _save_model(self) -> None:
-        import json
-        import os
-        from pathlib import Path
-
-        from ftstudio.engine.runs import atomic_write_text
-
         os.makedirs(self.backup_dir, exist_ok=True)
         final = self._weights_path
         tmp = final[: -len(".weights.h5")] + ".partial.weights.h5"

@@ -143,6 +143,19 @@ def build_model(backbone: Backbone, spec: ExperimentSpec, output_sizes: dict[str
             raise SpecError(f"output name '{output.name}' is taken by a layer of the model; "
                             f"rename the output")
 
+    x = _head_layers(features, head)
+    outputs = {}
+    for output, activation, units in plan:
+        outputs[output.name] = keras.layers.Dense(units, activation=activation, dtype="float32",
+                                                  name=output.name)(x)
+    model = keras.Model(inputs=inputs, outputs=outputs, name=_model_name(spec.name))
+    if backbone.model is not None:
+        freeze_batch_norm(backbone.model)
+    return model
+
+
+def _head_layers(features: Any, head: HeadSpec) -> Any:
+    """Put the head's dropout and layers (dense, dropout, batch norm) on the features."""
     x = features
     if head.dropout > 0:
         x = keras.layers.Dropout(head.dropout, name="head_dropout")(x)
@@ -155,9 +168,9 @@ def build_model(backbone: Backbone, spec: ExperimentSpec, output_sizes: dict[str
                 dense = keras.layers.Dense(layer.units, activation=activation,
                                            kernel_regularizer=regularizer,
                                            name=f"head_{i}_dense")
-            except ValueError:
+            except ValueError as exc:
                 raise SpecError(f"head.layers[{i}].activation '{layer.activation}' is not a "
-                                f"Keras activation (use relu, gelu, tanh, sigmoid, ...)") from None
+                                f"Keras activation (use relu, gelu, tanh, sigmoid, ...)") from exc
             x = dense(x)
         elif layer.type == "dropout":
             x = keras.layers.Dropout(layer.rate, name=f"head_{i}_dropout")(x)
@@ -165,15 +178,7 @@ def build_model(backbone: Backbone, spec: ExperimentSpec, output_sizes: dict[str
             x = keras.layers.BatchNormalization(name=f"head_{i}_batch_norm")(x)
         else:  # pragma: no cover - the spec parser only lets the three types through
             raise SpecError(f"head.layers[{i}].type '{layer.type}' is unknown")
-
-    outputs = {}
-    for output, activation, units in plan:
-        outputs[output.name] = keras.layers.Dense(units, activation=activation, dtype="float32",
-                                                  name=output.name)(x)
-    model = keras.Model(inputs=inputs, outputs=outputs, name=_model_name(spec.name))
-    if backbone.model is not None:
-        freeze_batch_norm(backbone.model)
-    return model
+    return x
 
 
 def _model_name(name: str) -> str:

@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Any, Protocol, TextIO, runtime_checkable
 
+from ftstudio.formatting import format_duration
+
 
 @runtime_checkable
 class Reporter(Protocol):
@@ -130,14 +132,6 @@ class RecordingReporter(BaseReporter):
 
     def train_end(self, logs: dict[str, Any]) -> None:  # noqa: D102
         self._record("train_end", dict(logs))
-
-
-def format_duration(seconds: float) -> str:
-    """``75`` -> ``'1:15'``, ``3700`` -> ``'1:01:40'``."""
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class ConsoleReporter(BaseReporter):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftstudio import config
 from ftstudio.errors import RunError
 
 STATUS_RUNNING = "running"
@@ -28,19 +29,8 @@ STATUS_STOPPED = "stopped"
 STATUS_FAILED = "failed"
 
 
-def ftstudio_home() -> Path:
-    """The user's ftstudio data folder: ``$FTSTUDIO_HOME`` or the platform's data dir."""
-    env = os.environ.get("FTSTUDIO_HOME")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("ftstudio", appauthor=False))
-
-
-def default_runs_root() -> Path:
-    """Where run folders go when no ``--out`` is given."""
-    return ftstudio_home() / "runs"
+# The default runs folder is config's; this name stays for callers that still ask runs for it.
+default_runs_root = config.runs_dir
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -101,7 +91,7 @@ class RunFolder:
     @classmethod
     def create(cls, name: str, runs_root: Path | None = None) -> RunFolder:
         """Make a fresh, uniquely named run folder ``<root>/<time>-<name>``."""
-        root = Path(runs_root) if runs_root else default_runs_root()
+        root = Path(runs_root) if runs_root else config.runs_dir()
         root.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = root / f"{stamp}-{_slug(name)}"
@@ -156,7 +146,7 @@ class RunFolder:
         try:
             return json.loads(p.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise RunError(f"cannot read {p}: {exc}") from None
+            raise RunError(f"cannot read {p}: {exc}") from exc
 
     def set_status(self, status: str, **extra: Any) -> None:
         """Record the run's state (running / finished / stopped / failed)."""
@@ -206,7 +196,7 @@ class RunSummary:
 
 def list_runs(runs_root: str | Path | None = None) -> list[RunSummary]:
     """Every run folder under ``runs_root``, newest first."""
-    root = Path(runs_root) if runs_root else default_runs_root()
+    root = Path(runs_root) if runs_root else config.runs_dir()
     if not root.is_dir():
         return []
     out = []

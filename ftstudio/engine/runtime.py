@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+from ftstudio import config
+
 
 def import_tensorflow_quietly(debug: bool = False) -> None:
     """Import TensorFlow with its C++ start-up log lines (oneDNN, CUDA probing) hidden.
@@ -19,7 +21,7 @@ def import_tensorflow_quietly(debug: bool = False) -> None:
     """
     if "tensorflow" in sys.modules:
         return
-    if debug or os.environ.get("FTSTUDIO_DEBUG"):
+    if debug or config.debug_enabled():
         import tensorflow  # noqa: F401
         return
     try:

@@ -1,7 +1,9 @@
 """Training: ``train(spec, reporter)`` runs a whole fine-tuning job and writes its run folder.
 
-The same function serves the CLI (``ftstudio train``) and the window's worker thread; both
-watch it through a :class:`~ftstudio.engine.reporting.Reporter`.
+The same function serves the CLI (``ftstudio train``) and the window's training child process;
+both watch it through a :class:`~ftstudio.engine.reporting.Reporter`. Data comes through
+:mod:`~ftstudio.engine.datasets`, results through :mod:`~ftstudio.engine.evaluation`, and the
+run's model, labels and split are written by :mod:`~ftstudio.engine.artifacts`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,22 @@ from typing import Any
 
 import numpy as np
 
+from ftstudio.engine.artifacts import (
+    PREPROCESSOR_DIR,
+    export_run,
+    read_splits,
+    save_labels,
+    save_run_model,
+    save_splits,
+    save_text_preprocessor,
+)
+from ftstudio.engine.datasets import (
+    PreparedData,
+    load_images_of_splits,
+    make_dataset,
+    prepare_data,
+)
+from ftstudio.engine.evaluation import evaluate_model
 from ftstudio.engine.reporting import BaseReporter, Reporter
 from ftstudio.engine.runs import (
     STATUS_FAILED,
@@ -30,6 +49,9 @@ from ftstudio.engine.runs import (
 from ftstudio.errors import CancelledError, FtStudioError, RunError, SpecError
 from ftstudio.spec import ExperimentSpec
 
+BEST_WEIGHTS = "best_weights.npz"
+"""The best epoch's weights while a run trains (removed when it ends)."""
+
 
 @dataclass
 class RunResult:
@@ -40,17 +62,6 @@ class RunResult:
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_by_user: bool = False
     best_epoch: int | None = None
-
-
-@dataclass
-class PreparedData:
-    """Loaded data with its split, encoded for the model."""
-
-    data: Any  # data.LoadedData
-    splits: dict[str, np.ndarray]
-    output_columns: dict[str, str]  # output name -> label column
-    output_sizes: dict[str, int]
-    feature_stats: tuple[np.ndarray, np.ndarray] | None
 
 
 def set_seed(seed: int) -> None:
@@ -64,88 +75,6 @@ def set_seed(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
     except Exception:  # noqa: BLE001 - older TF without it: best effort only
         pass
-
-
-def prepare_data(spec: ExperimentSpec, reporter: Reporter,
-                 saved_splits: dict[str, list[int]] | None = None) -> PreparedData:
-    """Load the data, split it (or reuse ``saved_splits`` row ids) and size the outputs."""
-    from ftstudio.engine import data as data_mod
-
-    data = data_mod.load_data(spec, reporter)
-    columns = {o.name: (o.label_column or spec.data.label_column or "")
-               for o in spec.head.outputs}
-    first = spec.head.outputs[0]
-    stratify = data.targets[columns[first.name]] if first.task == "classification" else None
-    if saved_splits:
-        pos = {int(r): i for i, r in enumerate(data.row_ids)}
-        splits = {k: np.array(sorted(pos[r] for r in v if r in pos), dtype=np.int64)
-                  for k, v in saved_splits.items()}
-    else:
-        splits = data_mod.split_indices(len(data.row_ids), stratify, spec.data.split,
-                                        spec.training.seed)
-    if len(splits["train"]) == 0:
-        raise SpecError("the train split is empty: add data or raise data.split[0]")
-    sizes = {}
-    for o in spec.head.outputs:
-        col = columns[o.name]
-        sizes[o.name] = len(data.classes[col]) if o.task == "classification" else 1
-    stats = None
-    if data.modality == "tabular":
-        x = np.asarray(data.inputs, dtype=np.float32)[splits["train"]]
-        stats = (x.mean(axis=0), x.var(axis=0))
-    return PreparedData(data, splits, columns, sizes, stats)
-
-
-def make_dataset(prepared: PreparedData, backbone: Any, split: str, batch_size: int,
-                 seed: int, shuffle: bool, with_targets: bool = True,
-                 images: np.ndarray | None = None,
-                 sample_weights: dict[str, np.ndarray] | None = None) -> Any:
-    """A batched, prefetched ``tf.data.Dataset`` of one split.
-
-    Text goes through the backbone's keras-hub preprocessor after batching (as a
-    hand-written keras-hub script would); images are decoded once, up front.
-    """
-    import tensorflow as tf
-
-    data = prepared.data
-    idx = prepared.splits[split]
-    if data.modality == "text":
-        x: Any = tf.constant(np.asarray(data.inputs, dtype=object)[idx].astype(str))
-    elif data.modality == "image":
-        x = images if images is not None else load_split_images(prepared, backbone, split)
-    else:
-        x = np.asarray(data.inputs, dtype=np.float32)[idx]
-    if with_targets:
-        y = {name: data.targets[col][idx] for name, col in prepared.output_columns.items()}
-        if sample_weights:
-            ds = tf.data.Dataset.from_tensor_slices((x, y, sample_weights))
-        else:
-            ds = tf.data.Dataset.from_tensor_slices((x, y))
-    else:
-        ds = tf.data.Dataset.from_tensor_slices(x)
-    if shuffle:
-        ds = ds.shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if data.modality == "text":
-        convert: Any = backbone.preprocessor
-    elif data.modality == "image":
-        def convert(im: Any) -> Any:
-            return tf.cast(im, tf.float32)
-    else:
-        convert = None
-    if convert is not None:
-        ds = ds.map(lambda x, *rest: (convert(x), *rest) if rest else convert(x),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def load_split_images(prepared: PreparedData, backbone: Any, split: str) -> np.ndarray:
-    """Decode the images of one split at the backbone's input size (uint8)."""
-    from ftstudio.engine.data import load_images
-
-    h, w, c = backbone.image_shape
-    paths = np.asarray(prepared.data.inputs, dtype=object)[prepared.splits[split]]
-    return load_images([str(p) for p in paths], (h, w), channels=c)
 
 
 def make_optimizer(spec: ExperimentSpec, steps_per_epoch: int, epochs: int,
@@ -186,9 +115,8 @@ def class_weights(spec: ExperimentSpec, prepared: PreparedData) -> dict[int, flo
                         "use a single output")
     if first.task != "classification":
         raise SpecError("training.class_weight needs a classification output")
-    col = prepared.output_columns[first.name]
-    classes = prepared.data.classes[col]
-    y = prepared.data.targets[col][prepared.splits["train"]]
+    classes = prepared.data.classes[prepared.output_columns[first.name]]
+    y = prepared.targets(first.name, "train")
     if cw == "balanced":
         counts = np.bincount(y, minlength=len(classes)).astype(float)
         n, k = counts.sum(), int((counts > 0).sum())
@@ -199,6 +127,16 @@ def class_weights(spec: ExperimentSpec, prepared: PreparedData) -> dict[int, flo
         raise SpecError(f"training.class_weight names unknown class '{unknown[0]}'; classes "
                         f"are: {', '.join(classes)}")
     return {i: float(cw.get(name, 1.0)) for i, name in enumerate(classes)}
+
+
+def sample_weights(spec: ExperimentSpec, prepared: PreparedData) -> dict[str, np.ndarray] | None:
+    """Per-example weights of the training split from :func:`class_weights` (or None)."""
+    cw = class_weights(spec, prepared)
+    if not cw:
+        return None
+    name = spec.head.outputs[0].name
+    y_train = prepared.targets(name, "train")
+    return {name: np.array([cw[int(c)] for c in y_train], dtype=np.float32)}
 
 
 def environment(seed: int) -> dict[str, Any]:
@@ -282,138 +220,203 @@ def _open_run(spec: ExperimentSpec, out_dir: str | Path | None, resume: bool,
     return RunFolder.create(spec.name, Path(runs_root) if runs_root else None)
 
 
+@dataclass
+class _Phase:
+    """One ``fit`` of the recipe: epochs ``[start, end)`` at ``lr_factor`` times the rate."""
+
+    name: str
+    start: int
+    end: int
+    lr_factor: float
+    head_only: bool
+
+
+@dataclass
+class _Fit:
+    """What every phase fits with: the model, its losses and the data pipelines."""
+
+    model: Any
+    backbone: Any
+    losses: dict[str, Any]
+    loss_weights: dict[str, float]
+    metrics: dict[str, list[Any]]
+    train_ds: Any
+    val_ds: Any
+    steps: int
+    monitor: str
+
+
 def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
               resume: bool) -> RunResult:
+    """Train in an opened run folder: prepare, build, fit the phases, evaluate and save."""
     reporter.status("Loading TensorFlow…")
-    import keras
-
-    from ftstudio.engine import backbones, freezing, heads
-
     set_seed(spec.training.seed)
     run.set_status(STATUS_RUNNING, resumed=resume)
     spec.save(run.file("spec.json"))
     run.write_json("env.json", environment(spec.training.seed))
 
-    saved = run.read_json("splits.json", {}) if resume else {}
-    prepared = prepare_data(spec, reporter, saved.get("row_ids") if saved else None)
+    prepared = _prepare(run, spec, reporter, resume)
+    fit, images = _build(spec, prepared, reporter)
+    phases = _phases(spec, fit.backbone)
+    stopped = _fit_phases(run, spec, fit, phases, prepared, reporter, resume)
+    best_epoch, metrics = _evaluate_and_save(run, spec, fit, prepared, images, reporter)
+    for i in range(len(phases)):
+        run.file(f"phase{i}.done.weights.h5").unlink(missing_ok=True)
+    shutil.rmtree(run.backup_dir, ignore_errors=True)
+    run.file(BEST_WEIGHTS).unlink(missing_ok=True)
+    run.set_status(STATUS_STOPPED if stopped else STATUS_FINISHED, best_epoch=best_epoch)
+    return RunResult(run.path, metrics, run.history(), stopped, best_epoch)
+
+
+def _prepare(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
+             resume: bool) -> PreparedData:
+    """Load and split the data (a resumed run reuses its split); record split and labels."""
+    saved = read_splits(run, required=False) if resume else None
+    prepared = prepare_data(spec, reporter, saved)
     data = prepared.data
-    run.write_json("splits.json", {
-        "seed": spec.training.seed, "fractions": spec.data.split,
-        "row_ids": {k: [int(r) for r in data.row_ids[v]] for k, v in prepared.splits.items()}})
-    run.write_json("labels.json", {o: data.classes.get(c, []) for o, c in
-                                   prepared.output_columns.items()})
+    save_splits(run, spec.training.seed, spec.data.split, prepared.saved_splits())
+    save_labels(run, {o: data.classes.get(c, []) for o, c in prepared.output_columns.items()})
     if reporter.should_stop():
         raise CancelledError("stopped before training started")
+    return prepared
+
+
+def _build(spec: ExperimentSpec, prepared: PreparedData,
+           reporter: Reporter) -> tuple[_Fit, dict[str, np.ndarray]]:
+    """Load the backbone, build the model and the data pipelines; also the decoded images."""
+    # Imported here, after the "Loading TensorFlow…" status: they import Keras.
+    from ftstudio.engine import backbones, heads
 
     reporter.status("Loading backbone…")
-    backbone = backbones.load_backbone(spec.backbone, data.modality, reporter)
+    backbone = backbones.load_backbone(spec.backbone, prepared.data.modality, reporter)
     reporter.status(f"Building model on {backbone.description}")
     set_seed(spec.training.seed)
     model = heads.build_model(backbone, spec, prepared.output_sizes, prepared.feature_stats)
     losses, loss_weights, metrics = heads.loss_and_metrics(spec, prepared.output_sizes)
 
     t = spec.training
-    images = {}
-    if data.modality == "image":
+    if prepared.data.modality == "image":
         reporter.status("Decoding images…")
-        images = {s: load_split_images(prepared, backbone, s) for s in ("train", "val", "test")}
-    cw = class_weights(spec, prepared)
-    weights = None
-    if cw:
-        name = spec.head.outputs[0].name
-        y_train = data.targets[prepared.output_columns[name]][prepared.splits["train"]]
-        weights = {name: np.array([cw[int(c)] for c in y_train], dtype=np.float32)}
+    images = load_images_of_splits(prepared, backbone)
     train_ds = make_dataset(prepared, backbone, "train", t.batch_size, t.seed, True,
-                            images=images.get("train"), sample_weights=weights)
+                            images=images.get("train"),
+                            sample_weights=sample_weights(spec, prepared))
     has_val = len(prepared.splits["val"]) > 0
     val_ds = make_dataset(prepared, backbone, "val", t.batch_size, t.seed, False,
                           images=images.get("val")) if has_val else None
     steps = math.ceil(len(prepared.splits["train"]) / t.batch_size)
     monitor = t.monitor if has_val else t.monitor.removeprefix("val_")
+    return _Fit(model, backbone, losses, loss_weights, metrics, train_ds, val_ds, steps,
+                monitor), images
 
-    phases = []
+
+def _phases(spec: ExperimentSpec, backbone: Any) -> list[_Phase]:
+    """The recipe: head first, then fine-tune (``freeze.head_first_epochs``), or one phase."""
+    t = spec.training
     first = spec.freeze.head_first_epochs
     if first and backbone.model is not None:
-        phases.append(("head", 0, first, 1.0, True))
-        phases.append(("fine-tune", first, t.epochs, spec.freeze.unfreeze_lr_factor, False))
-    else:
-        phases.append(("train", 0, t.epochs, 1.0, False))
+        return [_Phase("head", 0, first, 1.0, True),
+                _Phase("fine-tune", first, t.epochs, spec.freeze.unfreeze_lr_factor, False)]
+    return [_Phase("train", 0, t.epochs, 1.0, False)]
 
-    best_file = run.file("best_weights.npz")
-    from ftstudio.engine.callbacks import AtomicBackupAndRestore, BestCheckpoint
-    reporter_cb = None
-    stopped = False
-    for i, (phase, start, end, factor, head_only) in enumerate(phases):
+
+def _fit_phases(run: RunFolder, spec: ExperimentSpec, fit: _Fit, phases: list[_Phase],
+                prepared: PreparedData, reporter: Reporter, resume: bool) -> bool:
+    """Fit each phase in turn (a resumed run skips the finished ones); True if stopped."""
+    for i, phase in enumerate(phases):
         marker = run.file(f"phase{i}.done.weights.h5")
         if resume and marker.is_file():
-            model.load_weights(str(marker))
+            fit.model.load_weights(str(marker))
             continue
-        trainable = freezing.apply_freeze(model, backbone, spec.freeze, head_only=head_only)
-        model.compile(optimizer=make_optimizer(spec, steps, end - start, factor),
-                      loss=losses, loss_weights=loss_weights, metrics=metrics)
-        _, total_params = freezing.count_params(model)
-        reporter.status(f"Phase '{phase}': {trainable:,} of {total_params:,} parameters "
-                        f"trainable")
-        info = {"epochs": t.epochs, "steps_per_epoch": steps, "phase": phase,
-                "train_samples": int(len(prepared.splits["train"])), "batch_size": t.batch_size,
-                "initial_step": start * steps, "trainable_params": int(trainable),
-                "total_params": int(total_params)}
-        reporter_cb = _reporter_callback(reporter, info, t.batch_size)
-        backup = run.backup_dir / f"phase{i}"
-        if resume:
-            _trim_history(run, backup)
-        callbacks = [
-            keras.callbacks.CSVLogger(str(run.file("history.csv")),
-                                      append=resume or i > 0 or start > 0),
-            AtomicBackupAndRestore(str(backup), save_freq="epoch", delete_checkpoint=True),
-            BestCheckpoint(best_file, monitor, _lower_is_better(monitor),
-                           _best_so_far(run, monitor)),
-            reporter_cb,
-        ]
-        if t.early_stopping_patience:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=t.early_stopping_patience, restore_best_weights=False))
-        model.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=start,
-                  callbacks=callbacks, shuffle=False, verbose=0)
-        if reporter_cb.diverged:
-            raise FtStudioError(f"training diverged: the loss became NaN/inf at "
-                                f"{reporter_cb.diverged}; lower training.learning_rate or add "
-                                f"gradient clipping (training.gradient_clip_norm)")
-        if reporter_cb.stopped_by_user:
-            stopped = True
-            break
+        if _fit_phase(run, spec, fit, i, phase, prepared, reporter, resume):
+            return True
         if len(phases) > 1 and i < len(phases) - 1:
-            atomic_save(marker, lambda p: model.save_weights(str(p)), suffix=".weights.h5")
+            atomic_save(marker, lambda p: fit.model.save_weights(str(p)), suffix=".weights.h5")
+    return False
 
-    best_epoch, best_value = _best_epoch(run, monitor)
-    if best_file.is_file():
-        BestCheckpoint.restore(model, best_file)
-        reporter.status(f"Restored the best weights (epoch {best_epoch}, {monitor} "
+
+def _fit_phase(run: RunFolder, spec: ExperimentSpec, fit: _Fit, i: int, phase: _Phase,
+               prepared: PreparedData, reporter: Reporter, resume: bool) -> bool:
+    """Freeze, compile and fit one phase; True when the user stopped it.
+
+    Raises:
+        FtStudioError: the loss became NaN or infinite.
+    """
+    import keras
+
+    from ftstudio.engine import freezing
+    from ftstudio.engine.callbacks import (
+        AtomicBackupAndRestore,
+        BestCheckpoint,
+        ReporterCallback,
+    )
+
+    t, model = spec.training, fit.model
+    trainable = freezing.apply_freeze(model, fit.backbone, spec.freeze,
+                                      head_only=phase.head_only)
+    model.compile(optimizer=make_optimizer(spec, fit.steps, phase.end - phase.start,
+                                           phase.lr_factor),
+                  loss=fit.losses, loss_weights=fit.loss_weights, metrics=fit.metrics)
+    _, total_params = freezing.count_params(model)
+    reporter.status(f"Phase '{phase.name}': {trainable:,} of {total_params:,} parameters "
+                    f"trainable")
+    info = {"epochs": t.epochs, "steps_per_epoch": fit.steps, "phase": phase.name,
+            "train_samples": int(len(prepared.splits["train"])), "batch_size": t.batch_size,
+            "initial_step": phase.start * fit.steps, "trainable_params": int(trainable),
+            "total_params": int(total_params)}
+    reporter_cb = ReporterCallback(reporter, info, t.batch_size)
+    backup = run.backup_dir / f"phase{i}"
+    if resume:
+        _trim_history(run, backup)
+    callbacks = [
+        keras.callbacks.CSVLogger(str(run.file("history.csv")),
+                                  append=resume or i > 0 or phase.start > 0),
+        AtomicBackupAndRestore(str(backup), save_freq="epoch", delete_checkpoint=True),
+        BestCheckpoint(run.file(BEST_WEIGHTS), fit.monitor, _lower_is_better(fit.monitor),
+                       _best_so_far(run, fit.monitor)),
+        reporter_cb,
+    ]
+    if t.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=fit.monitor, patience=t.early_stopping_patience,
+            restore_best_weights=False))
+    model.fit(fit.train_ds, validation_data=fit.val_ds, epochs=phase.end,
+              initial_epoch=phase.start, callbacks=callbacks, shuffle=False, verbose=0)
+    if reporter_cb.diverged:
+        raise FtStudioError(f"training diverged: the loss became NaN/inf at "
+                            f"{reporter_cb.diverged}; lower training.learning_rate or add "
+                            f"gradient clipping (training.gradient_clip_norm)")
+    return reporter_cb.stopped_by_user
+
+
+def _evaluate_and_save(run: RunFolder, spec: ExperimentSpec, fit: _Fit, prepared: PreparedData,
+                       images: dict[str, np.ndarray],
+                       reporter: Reporter) -> tuple[int | None, dict[str, float]]:
+    """Restore the best weights, evaluate, write the results and the model.
+
+    Returns:
+        The best epoch (from 1; None without history) and the flat metrics.
+    """
+    from ftstudio.engine.callbacks import BestCheckpoint
+
+    best_epoch, best_value = _best_epoch(run, fit.monitor)
+    if run.file(BEST_WEIGHTS).is_file():
+        BestCheckpoint.restore(fit.model, run.file(BEST_WEIGHTS))
+        reporter.status(f"Restored the best weights (epoch {best_epoch}, {fit.monitor} "
                         f"{best_value:.4g})")
     reporter.status("Evaluating on the test split…")
-    from ftstudio.engine.inference import evaluate_model
-
-    metrics_out, evaluation, predictions = evaluate_model(model, prepared, backbone, spec,
-                                                          images)
-    run.write_json("metrics.json", metrics_out)
+    metrics, evaluation, predictions = evaluate_model(fit.model, prepared, fit.backbone, spec,
+                                                      images)
+    run.write_json("metrics.json", metrics)
     run.write_json("evaluation.json", evaluation)
     atomic_write_text(run.file("predictions.csv"), predictions)
     reporter.status("Saving the model…")
-    atomic_save(run.model_path, lambda p: model.save(str(p)))
-    if backbone.preprocessor is not None:
-        from ftstudio.engine.inference import save_text_preprocessor
-
-        save_text_preprocessor(backbone, run.file("preprocessor"))
+    save_run_model(run, fit.model)
+    if fit.backbone.preprocessor is not None:
+        save_text_preprocessor(fit.backbone, run.file(PREPROCESSOR_DIR))
     if spec.export.dir:
-        _export_copy(run, Path(spec.export.dir))
-    for i in range(len(phases)):
-        run.file(f"phase{i}.done.weights.h5").unlink(missing_ok=True)
-    import shutil
-
-    shutil.rmtree(run.backup_dir, ignore_errors=True)
-    best_file.unlink(missing_ok=True)
-    run.set_status(STATUS_STOPPED if stopped else STATUS_FINISHED, best_epoch=best_epoch)
-    return RunResult(run.path, metrics_out, run.history(), stopped, best_epoch)
+        export_run(run, Path(spec.export.dir))
+    return best_epoch, metrics
 
 
 def _trim_history(run: RunFolder, backup: Path) -> None:
@@ -441,21 +444,6 @@ def _trim_history(run: RunFolder, backup: Path) -> None:
         atomic_write_text(history, "".join(kept))
 
 
-def _export_copy(run: RunFolder, target: Path) -> None:
-    """Copy the model and its labels (and text preprocessor) into ``export.dir``."""
-    import shutil
-
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        atomic_save(target / "model.keras", lambda p: shutil.copyfile(run.model_path, p))
-        shutil.copyfile(run.file("labels.json"), target / "labels.json")
-        if run.file("preprocessor").is_dir():
-            shutil.copytree(run.file("preprocessor"), target / "preprocessor", dirs_exist_ok=True)
-    except OSError as exc:
-        raise RunError(f"cannot export to {target}: {exc.strerror or exc}; the run folder "
-                       f"{run.path} holds the model") from None
-
-
 def _lower_is_better(monitor: str) -> bool:
     return "loss" in monitor or "error" in monitor or monitor.endswith(("mae", "mse", "rmse"))
 
@@ -474,9 +462,3 @@ def _best_so_far(run: RunFolder, monitor: str) -> float | None:
     """What a resumed run's checkpoint must beat (``None`` on a fresh run)."""
     _, value = _best_epoch(run, monitor)
     return value if math.isfinite(value) else None
-
-
-def _reporter_callback(reporter: Reporter, info: dict[str, Any], batch_size: int) -> Any:
-    from ftstudio.engine.callbacks import ReporterCallback
-
-    return ReporterCallback(reporter, info, batch_size)

@@ -7,7 +7,6 @@ background job started after that; the status bar says "Loading engine…" and t
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
+from ftstudio import config
 from ftstudio.ui.main_window import MainWindow
 from ftstudio.ui.resources import icon, style_sheet
 from ftstudio.ui.settings import APPLICATION, ORGANIZATION
@@ -27,7 +27,7 @@ ENGINE_DELAY_MS = 150
 
 def create_app(argv: Sequence[str] | None = None) -> QApplication:
     """Return the QApplication (created once; an existing one is reused), styled."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config.quiet_tensorflow_logs()
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
@@ -72,7 +72,7 @@ def run_app(project: str | None = None, argv: list[str] | None = None) -> int:
     window.show()
     # first paint, then the other pages (and the project), then the engine in the background
     _AfterFirstPaint(window, project, parent=app)
-    probe = os.environ.get("FTSTUDIO_STARTUP_PROBE")
+    probe = config.startup_probe()
     if probe:
         _StartupProbe(window, engine=probe == "engine", parent=app)
     app.aboutToQuit.connect(window.shutdown)
@@ -118,7 +118,7 @@ class _StartupProbe(QObject):
         super().__init__(parent)
         self.window = window
         self.engine = engine
-        self.t0 = float(os.environ.get("FTSTUDIO_T0", time.time()))
+        self.t0 = config.startup_time(time.time())
         self.shown = 0.0
         self.timer = QTimer(self)
         self.timer.setInterval(2)

@@ -1,16 +1,17 @@
 """Application settings (window geometry, recent projects) in QSettings.
 
 With ``FTSTUDIO_HOME`` set (tests, portable installs) the settings live in
-``$FTSTUDIO_HOME/settings.ini``; otherwise in the platform's usual place for
-organisation "ftstudio", application "Fine-Tuning Studio".
+``$FTSTUDIO_HOME/settings.ini`` (:func:`ftstudio.config.settings_file`); otherwise in the
+platform's usual place for organisation "ftstudio", application "Fine-Tuning Studio".
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
+
+from ftstudio import config
 
 __all__ = ["MAX_RECENT", "add_recent", "make_settings", "recent_projects", "remove_recent"]
 
@@ -21,9 +22,8 @@ MAX_RECENT = 8
 
 def make_settings() -> QSettings:
     """Return the settings store for this session (an ini file under ``FTSTUDIO_HOME`` when set)."""
-    home = os.environ.get("FTSTUDIO_HOME")
-    if home:
-        path = Path(home).expanduser() / "settings.ini"
+    path = config.settings_file()
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         return QSettings(str(path), QSettings.Format.IniFormat)
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION,

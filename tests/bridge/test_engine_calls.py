@@ -104,3 +104,28 @@ def test_list_and_load_runs(tmp_path: Path) -> None:
     assert details.history[1]["val_loss"] == 0.7
     assert details.predictions == (["row_id", "label.true", "label.pred"], [["1", "a", "b"]])
     assert details.evaluation["splits"]["test"]["outputs"]["label"]["accuracy"] == 0.9
+
+
+def test_bundled_choices_come_from_the_engine_registry() -> None:
+    from ftstudio.engine import bundled
+
+    choices = engine_calls.bundled_backbones()
+    shipped = bundled.shipped_backbones()
+    apps = bundled.applications_backbones()
+    assert len(choices) == len(shipped) + len(apps)
+    for choice, backbone in zip(choices, shipped, strict=False):
+        # offered by name, so a spec that picks it runs on any machine
+        assert (choice.source, choice.name, choice.path) == ("auto", backbone.name, None)
+        assert choice.pretrained and choice.group == backbone.group
+    for choice, backbone in zip(choices[len(shipped):], apps, strict=True):
+        assert (choice.source, choice.name) == (backbone.spec.source, backbone.spec.name)
+        assert choice.label == backbone.label and choice.group == "Keras applications"
+        assert choice.pretrained == backbone.pretrained and choice.modality == "image"
+
+
+def test_recommended_training_is_the_engine_recipe() -> None:
+    from ftstudio.engine import recipes
+
+    spec = ExperimentSpec(data=DataSpec(path="x.csv", feature_columns=["a"], label_column="y"),
+                          backbone=BackboneSpec(source="none"))
+    assert engine_calls.recommended_training(spec) == recipes.recommended_training(spec)

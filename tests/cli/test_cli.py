@@ -14,24 +14,14 @@ import numpy as np
 import pytest
 
 from ftstudio.cli import EXIT_USER_ERROR, main
-from tests.engine.test_training import write_csv
+from tests.helpers.specs import tabular_spec_data, write_json, write_tabular_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def spec_file(tmp_path, csv_path, **training):
-    data = {
-        "name": "cli-tiny",
-        "data": {"path": str(csv_path), "feature_columns": ["f0", "f1", "f2", "f3"],
-                 "label_column": "label"},
-        "backbone": {"source": "none"},
-        "head": {"layers": [{"type": "dense", "units": 8}]},
-        "training": {"epochs": 2, "batch_size": 16, "optimizer": "adam",
-                     "learning_rate": 0.01, **training},
-    }
-    p = tmp_path / "spec.json"
-    p.write_text(json.dumps(data))
-    return p
+    data = tabular_spec_data(csv_path, name="cli-tiny", **{"epochs": 2, **training})
+    return write_json(tmp_path / "spec.json", data)
 
 
 def one_error_line(capsys):
@@ -44,7 +34,7 @@ def one_error_line(capsys):
 
 
 def test_train_evaluate_predict(tmp_path, capsys):
-    csv_path = write_csv(tmp_path / "d.csv")
+    csv_path = write_tabular_csv(tmp_path / "d.csv")
     spec = spec_file(tmp_path, csv_path)
     assert main(["train", str(spec), "--out", str(tmp_path / "run"),
                  "--set", "training.epochs=3"]) == 0
@@ -72,7 +62,7 @@ def test_train_evaluate_predict(tmp_path, capsys):
     ({"backbone": {"source": "auto", "name": "NoSuchNet9000"}}, "NoSuchNet9000"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, capsys, patch, expect):
-    spec = spec_file(tmp_path, write_csv(tmp_path / "d.csv"))
+    spec = spec_file(tmp_path, write_tabular_csv(tmp_path / "d.csv"))
     data = json.loads(spec.read_text())
     for section, values in patch.items():
         data[section].update(values)
@@ -91,6 +81,22 @@ def test_missing_files_and_runs(tmp_path, capsys):
     assert "not a run folder" in one_error_line(capsys)
     assert main(["predict", str(tmp_path / "x"), "--text", "hi"]) == EXIT_USER_ERROR
     assert "not found" in one_error_line(capsys)
+
+
+def test_debug_shows_the_traceback_and_its_cause(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    assert main(["--debug", "train", str(bad)]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "JSONDecodeError" in err
+    assert "direct cause of the following exception" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "not valid JSON" in last
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == EXIT_USER_ERROR
+    assert "models" in capsys.readouterr().out
 
 
 def test_kill_mid_training_then_resume(tmp_path):

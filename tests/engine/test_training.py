@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 
@@ -12,36 +11,15 @@ import pytest
 from ftstudio.engine.reporting import RecordingReporter
 from ftstudio.errors import FtStudioError, RunError, SpecError
 from ftstudio.spec import ExperimentSpec
-
-
-def write_csv(path, n=240, seed=0, features=4, regression=False):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, features))
-    score = x[:, 0] + 0.5 * x[:, 1]
-    label = np.where(score > 0.3, "high", np.where(score < -0.3, "low", "mid"))
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow([f"f{i}" for i in range(features)] + ["label", "target"])
-        for row, lab, s in zip(x, label, score, strict=True):
-            w.writerow([f"{v:.5f}" for v in row] + [lab, f"{2 * s + 1:.5f}"])
-    return path
+from tests.helpers.specs import tabular_spec_data, write_tabular_csv
 
 
 def tabular_spec(csv_path, **training):
-    data = {
-        "name": "tiny",
-        "data": {"path": str(csv_path), "feature_columns": ["f0", "f1", "f2", "f3"],
-                 "label_column": "label"},
-        "backbone": {"source": "none"},
-        "head": {"layers": [{"type": "dense", "units": 8, "activation": "relu"}]},
-        "training": {"epochs": 3, "batch_size": 16, "optimizer": "adam",
-                     "learning_rate": 0.01, "seed": 3, **training},
-    }
-    return ExperimentSpec.from_dict(data)
+    return ExperimentSpec.from_dict(tabular_spec_data(csv_path, **{"seed": 3, **training}))
 
 
 def test_train_writes_a_complete_run_folder(tmp_path):
-    spec = tabular_spec(write_csv(tmp_path / "d.csv"))
+    spec = tabular_spec(write_tabular_csv(tmp_path / "d.csv"))
     rep = RecordingReporter()
     result = __import__("ftstudio.engine.training", fromlist=["train"]).train(
         spec, rep, out_dir=tmp_path / "run")
@@ -86,7 +64,7 @@ def test_train_writes_a_complete_run_folder(tmp_path):
 def test_same_spec_and_seed_give_identical_metrics(tmp_path):
     from ftstudio.engine.training import train
 
-    spec = tabular_spec(write_csv(tmp_path / "d.csv"))
+    spec = tabular_spec(write_tabular_csv(tmp_path / "d.csv"))
     train(spec, out_dir=tmp_path / "a")
     train(spec, out_dir=tmp_path / "b")
     a = (tmp_path / "a" / "metrics.json").read_text()
@@ -99,7 +77,7 @@ def test_same_spec_and_seed_give_identical_metrics(tmp_path):
 def test_stop_keeps_a_usable_model(tmp_path):
     from ftstudio.engine.training import train
 
-    spec = tabular_spec(write_csv(tmp_path / "d.csv"), epochs=50)
+    spec = tabular_spec(write_tabular_csv(tmp_path / "d.csv"), epochs=50)
     rep = RecordingReporter(stop_after_batches=30)
     result = train(spec, rep, out_dir=tmp_path / "run")
     assert result.stopped_by_user
@@ -113,7 +91,7 @@ def test_stop_keeps_a_usable_model(tmp_path):
 def test_multitask_functional_and_regression(tmp_path):
     from ftstudio.engine.training import train
 
-    path = write_csv(tmp_path / "d.csv")
+    path = write_tabular_csv(tmp_path / "d.csv")
     spec = tabular_spec(path, epochs=4)
     spec.head.outputs = [
         type(spec.head.outputs[0])(name="cls", label_column="label"),
@@ -124,7 +102,7 @@ def test_multitask_functional_and_regression(tmp_path):
     m = result.metrics
     assert {"test.cls.accuracy", "test.reg.mae", "test.reg.rmse", "test.reg.r2"} <= set(m)
     assert m["test.reg.r2"] > 0.5
-    from ftstudio.engine.inference import load_run_model
+    from ftstudio.engine.artifacts import load_run_model
     from ftstudio.engine.runs import RunFolder
 
     model = load_run_model(RunFolder(tmp_path / "run"))
@@ -135,7 +113,7 @@ def test_multitask_functional_and_regression(tmp_path):
 def test_schedule_warmup_then_cosine_decay(tmp_path):
     from ftstudio.engine.training import train
 
-    spec = tabular_spec(write_csv(tmp_path / "d.csv"), epochs=3, schedule="cosine",
+    spec = tabular_spec(write_tabular_csv(tmp_path / "d.csv"), epochs=3, schedule="cosine",
                         warmup_fraction=0.2)
     rep = RecordingReporter()
     train(spec, rep, out_dir=tmp_path / "run")
@@ -149,7 +127,7 @@ def test_schedule_warmup_then_cosine_decay(tmp_path):
 def test_class_weight_balanced_and_bad_names(tmp_path):
     from ftstudio.engine.training import train
 
-    path = write_csv(tmp_path / "d.csv")
+    path = write_tabular_csv(tmp_path / "d.csv")
     train(tabular_spec(path, class_weight="balanced", epochs=1), out_dir=tmp_path / "a")
     with pytest.raises(SpecError, match="unknown class 'nope'"):
         train(tabular_spec(path, class_weight={"nope": 2.0}, epochs=1), out_dir=tmp_path / "b")
@@ -159,7 +137,7 @@ def test_class_weight_balanced_and_bad_names(tmp_path):
 def test_divergence_is_a_clear_error(tmp_path):
     from ftstudio.engine.training import train
 
-    spec = tabular_spec(write_csv(tmp_path / "d.csv"), optimizer="sgd", learning_rate=1e12,
+    spec = tabular_spec(write_tabular_csv(tmp_path / "d.csv"), optimizer="sgd", learning_rate=1e12,
                         epochs=2)
     spec.head.outputs[0].task = "regression"
     spec.head.outputs[0].label_column = "target"
@@ -181,7 +159,7 @@ class CrashAtEpoch(RecordingReporter):
 def test_resume_continues_from_the_last_epoch(tmp_path):
     from ftstudio.engine.training import train
 
-    spec = tabular_spec(write_csv(tmp_path / "d.csv"), epochs=4)
+    spec = tabular_spec(write_tabular_csv(tmp_path / "d.csv"), epochs=4)
     with pytest.raises(KeyboardInterrupt):
         train(spec, CrashAtEpoch(2), out_dir=tmp_path / "run")
     assert (tmp_path / "run" / "backup").is_dir()
@@ -200,7 +178,7 @@ def test_resume_continues_from_the_last_epoch(tmp_path):
 def test_resume_without_anything_to_resume(tmp_path):
     from ftstudio.engine.training import train
 
-    spec = tabular_spec(write_csv(tmp_path / "d.csv"))
+    spec = tabular_spec(write_tabular_csv(tmp_path / "d.csv"))
     with pytest.raises(RunError, match="nothing to resume"):
         train(spec, resume=True, runs_root=tmp_path / "runs")
 
@@ -209,7 +187,7 @@ def test_predict_and_evaluate_run(tmp_path):
     from ftstudio.engine.inference import evaluate_run, predict
     from ftstudio.engine.training import train
 
-    path = write_csv(tmp_path / "d.csv")
+    path = write_tabular_csv(tmp_path / "d.csv")
     result = train(tabular_spec(path), out_dir=tmp_path / "run")
     again = evaluate_run(tmp_path / "run")
     assert again["test.accuracy"] == pytest.approx(result.metrics["test.accuracy"])

@@ -4,10 +4,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ftstudio.spec
 from ftstudio.errors import SpecError
-from ftstudio.spec import ExperimentSpec, OutputSpec, apply_override
+from ftstudio.spec import (
+    ExperimentSpec,
+    FreezeMode,
+    Optimizer,
+    OutputSpec,
+    Preprocessing,
+    Schedule,
+    apply_override,
+    choices,
+    read_json_object,
+)
+from tests.helpers.specs import text_spec_data
 
-TEXT = {"data": {"path": "x.csv", "text_column": "t", "label_column": "y"}}
+TEXT = text_spec_data("x.csv", text="t", label="y")
 
 
 def test_defaults_round_trip():
@@ -129,3 +141,32 @@ def test_readme_documents_every_spec_key():
     missing = [k for k in _keys(ExperimentSpec) if f"`{k}`" not in readme and
                f"`{k}[]`" not in readme]
     assert not missing, f"README's spec table lacks: {missing}"
+
+
+def test_choices_lists_a_literal_in_declared_order():
+    assert choices(Optimizer) == ("sgd", "adam", "adamw", "adagrad", "rmsprop")
+    assert choices(Schedule) == ("constant", "cosine", "exponential", "step")
+    assert choices(FreezeMode) == ("all", "none", "last_n", "layers")
+    assert choices(Preprocessing)[0] == "auto"
+    with pytest.raises(TypeError, match="Literal"):
+        choices(int)
+
+
+def test_every_public_name_is_exported():
+    for name in ftstudio.spec.__all__:
+        assert getattr(ftstudio.spec, name) is not None, name
+    for name in ("ExperimentSpec", "PretrainSpec", "DataSpec", "BackboneSpec", "HeadSpec",
+                 "LayerSpec", "OutputSpec", "FreezeSpec", "TrainSpec", "ExportSpec",
+                 "is_library_name", "apply_override", "read_json_object", "choices"):
+        assert name in ftstudio.spec.__all__, name
+
+
+def test_read_errors_keep_their_cause(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    with pytest.raises(SpecError, match="not valid JSON") as info:
+        read_json_object(bad)
+    assert isinstance(info.value.__cause__, json.JSONDecodeError)
+    with pytest.raises(SpecError, match="not found") as info:
+        read_json_object(tmp_path / "missing.json")
+    assert isinstance(info.value.__cause__, FileNotFoundError)

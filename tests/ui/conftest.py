@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.specs import write_image_folder
+
 SCREENSHOTS = Path(os.environ.get("FTSTUDIO_SCREENSHOTS",
                                   Path(__file__).resolve().parents[2] / "screenshots"))
 
@@ -95,18 +97,10 @@ def tabular_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def image_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """An image folder (2 classes x 12 PNGs, 16x16) and a tiny CNN ``.keras`` backbone."""
-    from PIL import Image
+    import keras
 
     root = tmp_path_factory.mktemp("images")
-    folder = root / "shapes"
-    rng = np.random.default_rng(0)
-    for name, color in (("red", (220, 40, 40)), ("blue", (40, 40, 220))):
-        (folder / name).mkdir(parents=True)
-        for i in range(12):
-            a = rng.integers(0, 60, (16, 16, 3)).astype(np.uint8)
-            a[4:12, 4:12] = color
-            Image.fromarray(a).save(folder / name / f"{i}.png")
-    import keras
+    folder = write_image_folder(root / "shapes")
 
     inp = keras.Input((16, 16, 3))
     x = keras.layers.Conv2D(4, 3, name="conv_a", activation="relu")(inp)

@@ -6,7 +6,8 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
 from ftstudio.bridge.types import LayerRow
-from ftstudio.ui.widgets.layer_tree import COL_NAME, COL_TRAINABLE, LayerTreeModel, format_params
+from ftstudio.formatting import format_params
+from ftstudio.ui.widgets.layer_tree import COL_NAME, COL_TRAINABLE, LayerTreeModel
 
 pytestmark = pytest.mark.gui
 

@@ -1,4 +1,4 @@
-"""The Library and Pretrain pages, driven through their workers (threads always joined)."""
+"""The Library and Pretrain pages, driven through their jobs (threads always joined)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytestmark = pytest.mark.gui
 
+from ftstudio.bridge import library_calls  # noqa: E402
+from ftstudio.bridge.jobs import JobRunner  # noqa: E402
 from ftstudio.spec import DataSpec, PretrainSpec  # noqa: E402
 from ftstudio.ui.pages.library_page import ImportDialog, LibraryPage  # noqa: E402
 from ftstudio.ui.pages.pretrain_page import PretrainPage  # noqa: E402
@@ -26,8 +28,15 @@ def _grab(widget, name: str) -> None:
 
 
 @pytest.fixture()
-def library_page(qtbot):
-    page = LibraryPage()
+def runner(qtbot):
+    runner = JobRunner()
+    yield runner
+    assert runner.wait_all(120_000), "a job thread did not end"
+
+
+@pytest.fixture()
+def library_page(qtbot, runner):
+    page = LibraryPage(runner)
     qtbot.addWidget(page)
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=30000)
     yield page
@@ -35,8 +44,8 @@ def library_page(qtbot):
 
 
 @pytest.fixture()
-def pretrain_page(qtbot):
-    page = PretrainPage()
+def pretrain_page(qtbot, runner):
+    page = PretrainPage(runner)
     qtbot.addWidget(page)
     yield page
     page.shutdown()
@@ -69,7 +78,7 @@ def test_library_page_import_select_verify_remove(qtbot, library_page, tiny_mode
     assert not page.import_path(str(tiny_model))  # one operation at a time
     _wait_idle(qtbot, page)
     _wait_idle(qtbot, page)  # the refresh that follows an import
-    qtbot.waitUntil(lambda: [e["name"] for e in page.entries()] == ["tiny"], timeout=30000)
+    qtbot.waitUntil(lambda: [e.name for e in page.entries()] == ["tiny"], timeout=30000)
     assert page.select("tiny")
     text = page.details.toPlainText()
     assert '"source": "library", "name": "tiny"' in text and "backbone.keras" in text
@@ -78,7 +87,7 @@ def test_library_page_import_select_verify_remove(qtbot, library_page, tiny_mode
     page.verify("tiny")
     _wait_idle(qtbot, page)
     assert "verified" in page.status_label.text()
-    payload = Path(page.entries()[0]["folder"]) / "backbone.keras"
+    payload = Path(page.entries()[0].folder) / "backbone.keras"
     payload.write_bytes(payload.read_bytes()[:-5])
     page.verify()
     _wait_idle(qtbot, page)
@@ -99,13 +108,7 @@ def test_library_page_reports_refused_files(qtbot, library_page, tmp_path: Path)
 
 
 def test_import_dialog_offers_submodels_and_layers(qtbot, tiny_model: Path) -> None:
-    from ftstudio.bridge.library_workers import LibraryWorker
-
-    worker = LibraryWorker("inspect", path=str(tiny_model))
-    results: list = []
-    worker.finished.connect(results.append)
-    worker.run()  # synchronously, in this thread, for the test
-    (info,) = results
+    info = library_calls.inspect_path(str(tiny_model))  # synchronously, for the test
     dialog = ImportDialog(info, "tiny")
     qtbot.addWidget(dialog)
     dialog.submodel.setCurrentIndex(dialog.submodel.findData("features"))
@@ -136,7 +139,7 @@ def test_pretrain_page_runs_and_draws(qtbot, pretrain_page, tmp_path: Path) -> N
     qtbot.waitUntil(lambda: not page.is_running(), timeout=90000)
     assert page.last_error == ""
     (result,) = finished
-    assert result["entry_name"] == "page-enc" and len(result["history"]) == 3
+    assert result.entry_name == "page-enc" and len(result.history) == 3
     curves = page.curve_data()
     assert curves["train"][0] == [1.0, 2.0, 3.0] and len(curves["val"][1]) == 3
     assert curves["batches"][0]

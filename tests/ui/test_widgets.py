@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QUrl
 
-from ftstudio.spec import BackboneSpec, DataSpec, ExperimentSpec, FreezeSpec
+from ftstudio.formatting import format_duration
 from ftstudio.ui.pages.data_page import droppable_path
-from ftstudio.ui.pages.train_page import format_eta, pretty_metric, recommended_training
-from ftstudio.ui.widgets.charts import ConfusionMatrixView, Series, TrainCharts, auc, metric_names
+from ftstudio.ui.pages.train_parts import pretty_metric
+from ftstudio.ui.widgets.eval_charts import ConfusionMatrixView, auc
+from ftstudio.ui.widgets.train_charts import Series, TrainCharts, metric_names
 
 pytestmark = pytest.mark.gui
 
@@ -55,21 +56,9 @@ def test_confusion_matrix_and_auc(qtbot) -> None:
     assert auc([0, 0, 1], [0, 1, 1]) == pytest.approx(1.0)
 
 
-def test_recommended_settings_follow_the_recipe(tmp_path: Path) -> None:
-    text = ExperimentSpec(data=DataSpec(path="x.csv", text_column="t", label_column="y"))
-    assert recommended_training(text)["learning_rate"] == 5e-5
-    text.freeze = FreezeSpec(mode="all")
-    assert recommended_training(text)["learning_rate"] == 1e-3
-    tab = ExperimentSpec(data=DataSpec(path="x.csv", feature_columns=["a"], label_column="y"),
-                         backbone=BackboneSpec(source="none"))
-    assert recommended_training(tab)["epochs"] == 30
-    img = ExperimentSpec(data=DataSpec(image_dir=str(tmp_path), label_column="label"))
-    assert recommended_training(img)["head_first_epochs"] == 2
-
-
 def test_small_formatters() -> None:
-    assert format_eta(75) == "1:15" and format_eta(3700) == "1:01:40"
-    assert format_eta(float("nan")) == "—"
+    assert format_duration(75) == "1:15" and format_duration(3700) == "1:01:40"
+    assert format_duration(float("nan")) == "—"
     assert pretty_metric("test.accuracy 0.7083") == "test accuracy 70.8 %"
     assert pretty_metric("test.mae 0.25") == "test mae 0.25"
 

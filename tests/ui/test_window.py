@@ -54,9 +54,9 @@ def wait_built(qtbot, w, condition=lambda d: True) -> None:  # noqa: ANN001
 
 def train(qtbot, w, epochs: int, batch: int = 16) -> BatchProbe:  # noqa: ANN001
     page = w.train_page
-    page.epochs.setValue(epochs)
-    page.batch_size.setValue(batch)
-    page.patience.setValue(0)
+    page.form.epochs.setValue(epochs)
+    page.form.batch_size.setValue(batch)
+    page.form.patience.setValue(0)
     probe = BatchProbe(page)
     w.go_to("train")
     qtbot.mouseClick(page.start_btn, Qt.MouseButton.LeftButton)
@@ -85,16 +85,16 @@ def test_window_appears_before_tensorflow(tmp_path: Path) -> None:
 def test_tabular_csv_end_to_end(qtbot, window, tabular_csv: Path) -> None:
     w = window
     wait_engine(qtbot, w)
-    assert w.engine_label.text().startswith("Ready")
+    assert w.engine.label.text().startswith("Ready")
 
     # ---- Data: open, guessed columns, pick columns, class chart
     open_data(qtbot, w, tabular_csv)
     d = w.project.spec.data
     assert d.label_column == "species"
     assert d.feature_columns == ["petal_length", "petal_width", "sepal_length"]
-    assert w.data_page.bars.counts == {"setosa": 80, "versicolor": 80, "virginica": 80}
+    assert w.data_page.labels.bars.counts == {"setosa": 80, "versicolor": 80, "virginica": 80}
     assert w.project.spec.backbone.source == "none"  # numeric features: an MLP
-    feats = w.data_page.features_list
+    feats = w.data_page.columns.features_list
     item = next(feats.item(i) for i in range(feats.count())
                 if feats.item(i).data(Qt.ItemDataRole.UserRole) == "sepal_length")
     item.setCheckState(Qt.CheckState.Unchecked)
@@ -106,13 +106,13 @@ def test_tabular_csv_end_to_end(qtbot, window, tabular_csv: Path) -> None:
     # ---- Model: build, add a head layer, see the count grow
     w.go_to("model")
     wait_built(qtbot, w)
-    before = w.model_page.tree_model.trainable_params()
-    qtbot.mouseClick(w.model_page.head_builder.add_dense_btn, Qt.MouseButton.LeftButton)
+    before = w.model_page.layers.tree_model.trainable_params()
+    qtbot.mouseClick(w.model_page.head_builder.add_buttons["dense"], Qt.MouseButton.LeftButton)
     assert [layer.type for layer in w.project.spec.head.layers] == ["dense"]
     wait_built(qtbot, w, lambda desc: any(r.name.startswith("head_0") for r in desc.layers))
-    after = w.model_page.tree_model.trainable_params()
+    after = w.model_page.layers.tree_model.trainable_params()
     assert after == before + (2 * 128 + 128) + (128 * 3 + 3) - (2 * 3 + 3)
-    assert f"{after:,}" in w.model_page.trainable_label.text()
+    assert f"{after:,}" in w.model_page.layers.trainable_label.text()
     shot(w, "02_model_tabular")
     w.model_page.right_tabs.setCurrentIndex(1)
     assert "Dense 128" in w.model_page.summary.text()
@@ -128,7 +128,7 @@ def test_tabular_csv_end_to_end(qtbot, window, tabular_csv: Path) -> None:
     assert page.outcome is not None and not page.outcome.stopped_by_user
     counts = page.charts.point_counts()
     assert counts["epoch"] == 2 and counts["batch"] == 2 * 12 and counts["lr"] == 24
-    assert page.result_box.isVisible()
+    assert page.progress_card.result_box.isVisible()
     shot(w, "03_train")
 
     # ---- the run folder reproduces the session
@@ -162,7 +162,7 @@ def test_tabular_csv_end_to_end(qtbot, window, tabular_csv: Path) -> None:
     assert w.current_page() == "evaluate"
     w.go_to("runs")
     shot(w, "05_runs")
-    for key in w.optional_pages:
+    for key in ("library", "pretrain"):
         w.go_to(key)
         shot(w, f"06_{key}")
 
@@ -173,17 +173,17 @@ def test_image_folder_toggle_layer_and_stop_early(qtbot, window, image_setup) ->
     wait_engine(qtbot, w)
     open_data(qtbot, w, folder)
     assert w.project.spec.modality == "image"
-    assert w.data_page.bars.counts == {"blue": 12, "red": 12}
+    assert w.data_page.labels.bars.counts == {"blue": 12, "red": 12}
     shot(w, "01_data_images")
 
     w.go_to("model")
     w.model_page.use_local_model(str(model_file))
     assert w.project.spec.backbone.source == "file"
     wait_built(qtbot, w, lambda desc: any(r.name == "conv_a" for r in desc.layers))
-    tree = w.model_page.tree_model
+    tree = w.model_page.layers.tree_model
     total_before = tree.trainable_params()
     # click the trainable box of conv_a (through the proxy the view shows)
-    proxy = w.model_page.proxy
+    proxy = w.model_page.layers.proxy
     matches = proxy.match(proxy.index(0, 0), Qt.ItemDataRole.DisplayRole, "conv_a", 1,
                           Qt.MatchFlag.MatchRecursive)
     assert matches
@@ -191,10 +191,10 @@ def test_image_folder_toggle_layer_and_stop_early(qtbot, window, image_setup) ->
     assert box.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
     assert proxy.setData(box, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
     assert tree.trainable_params() == total_before - 112  # conv_a: 3*3*3*4 + 4
-    assert f"{total_before - 112:,}" in w.model_page.trainable_label.text()
+    assert f"{total_before - 112:,}" in w.model_page.layers.trainable_label.text()
     f = w.project.spec.freeze
     assert f.mode == "layers" and f.layers["conv_a"] is False and f.layers["conv_b"] is True
-    w.model_page.tree.expandAll()
+    w.model_page.layers.tree.expandAll()
     shot(w, "02_model_layers")
 
     # ---- a long run, stopped after the first epoch: best weights kept, run evaluated
@@ -245,7 +245,7 @@ def test_errors_become_dialogs_and_the_app_lives(qtbot, window, tmp_path: Path,
     # a user error (missing file) is shown in place, without a dialog
     w.data_page.open_path(str(tmp_path / "missing.csv"))
     qtbot.waitUntil(lambda: w.data_page.warnings.isVisible(), timeout=30_000)
-    assert "not found" in w.data_page.warnings.findChildren(type(w.engine_label))[0].text()
+    assert "not found" in w.data_page.warnings.findChildren(type(w.engine.label))[0].text()
     assert not w.errors
 
     # a bug in a worker becomes a dialog with the traceback; the window carries on
@@ -274,17 +274,18 @@ def test_project_save_open_recent_and_geometry(qtbot, window, tabular_csv: Path,
     w = window
     open_data(qtbot, w, tabular_csv)
     w.go_to("train")
-    w.train_page.epochs.setValue(9)
+    w.train_page.form.epochs.setValue(9)
     path = tmp_path / "flowers.ftsproj"
     assert w.save_project_as(path)
     assert not w.project.dirty and w.windowTitle().startswith("flowers")
     w.new_project()
     assert w.project.spec.data.path is None
-    assert w.data_page.table_stack.currentWidget() is w.data_page.drop_hint
+    preview = w.data_page.preview_card
+    assert preview.table_stack.currentWidget() is preview.drop_hint
     assert w.open_project(path)
     assert w.project.spec.training.epochs == 9
     assert w.current_page() == "train"  # the UI state came back
-    assert w.train_page.epochs.value() == 9
+    assert w.train_page.form.epochs.value() == 9
     qtbot.waitUntil(lambda: w.data_page.check is not None, timeout=60_000)
     assert w.project.spec.data.feature_columns == ["petal_length", "petal_width",
                                                    "sepal_length"]
@@ -302,14 +303,14 @@ def test_demo_project_opens(qtbot, window) -> None:
     assert w.open_project(demo)
     qtbot.waitUntil(lambda: w.data_page.preview is not None, timeout=60_000)
     assert w.project.spec.modality == "text"
-    assert w.data_page.text_combo.currentText() == w.project.spec.data.text_column
+    assert w.data_page.columns.text_combo.currentText() == w.project.spec.data.text_column
     shot(w, "01_data_demo")
 
 
 def test_pretrained_encoder_refreshes_the_library(qtbot, window) -> None:
     """A finished pretraining reloads the Library page (and so the Model page's list)."""
-    library = window.optional_pages["library"]
-    pretrain = window.optional_pages["pretrain"]
+    library = window.library_page
+    pretrain = window.pretrain_page
     qtbot.waitUntil(lambda: not library.is_busy(), timeout=60_000)
     with qtbot.waitSignal(library.entriesChanged, timeout=60_000):
         pretrain.pretrainFinished.emit({"entry_name": "x"})

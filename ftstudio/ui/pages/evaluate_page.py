@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QSplitter,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -31,20 +30,24 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.bridge.types import RunDetails
-from ftstudio.ui.widgets.charts import (
-    TRAIN_COLOR,
-    VAL_COLOR,
-    ConfusionMatrixView,
-    RocView,
-    ScatterView,
-    make_plot,
-    metric_names,
-)
-from ftstudio.ui.widgets.common import Card, MetricCard, PageHeader
+from ftstudio.ui.widgets.charts import TRAIN_COLOR, VAL_COLOR, make_plot
+from ftstudio.ui.widgets.common import Card, MetricCard, PageHeader, page_layout, side_by_side
+from ftstudio.ui.widgets.eval_charts import ConfusionMatrixView, RocView, ScatterView
+from ftstudio.ui.widgets.train_charts import metric_names
 
 __all__ = ["EvaluatePage"]
 
 SPLIT_TITLES = {"test": "Test split", "val": "Validation split"}
+
+
+def _under_option(option: QWidget, content: QWidget) -> QWidget:
+    """A tab's content with the check box that changes it above."""
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 4, 0, 0)
+    lay.addWidget(option)
+    lay.addWidget(content, 1)
+    return box
 
 
 class EvaluatePage(QWidget):
@@ -62,6 +65,36 @@ class EvaluatePage(QWidget):
         self.run: RunDetails | None = None
         self._updating = False
 
+        self._build_header()
+        cards_row = self._build_cards()
+        table_card = self._build_table()
+        self._build_tabs()
+        splitter = side_by_side(table_card, self.tabs, (2, 3), (420, 620))
+
+        content = QWidget()
+        content_lay = QVBoxLayout(content)
+        content_lay.setContentsMargins(0, 0, 0, 0)
+        content_lay.setSpacing(10)
+        content_lay.addWidget(self.run_label)
+        content_lay.addLayout(cards_row)
+        content_lay.addWidget(splitter, 1)
+        self.empty = QLabel("No evaluation yet.\n\nTrain a model on the Train page, or open a "
+                            "past run on the Runs page.")
+        self.empty.setObjectName("dropHint")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(content)
+
+        page_layout(self, self.header).addWidget(self.stack, 1)
+
+        self.split_combo.currentIndexChanged.connect(self._refresh)
+        self.output_combo.currentIndexChanged.connect(self._refresh)
+        self.normalize.toggled.connect(self._refresh)
+        self.mistakes_only.toggled.connect(self._fill_predictions)
+        self._set_selectors_visible(False)
+
+    def _build_header(self) -> None:
         self.header = PageHeader("Evaluate", "How well the trained model does on examples it "
                                              "never saw during training.")
         self.split_combo = QComboBox()
@@ -77,13 +110,15 @@ class EvaluatePage(QWidget):
         self.run_label.setObjectName("muted")
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+    def _build_cards(self) -> QHBoxLayout:
         self.cards = [MetricCard(c) for c in ("Accuracy", "Macro F1", "ROC AUC", "Loss")]
         cards_row = QHBoxLayout()
         cards_row.setSpacing(10)
         for c in self.cards:
             cards_row.addWidget(c)
+        return cards_row
 
-        # ---- per-class table
+    def _build_table(self) -> Card:
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("metricsTable")
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
@@ -96,16 +131,12 @@ class EvaluatePage(QWidget):
                 col, QHeaderView.ResizeMode.ResizeToContents)
         table_card = Card("Per class")
         table_card.body.addWidget(self.table)
+        return table_card
 
-        # ---- charts
+    def _build_tabs(self) -> None:
         self.confusion = ConfusionMatrixView()
         self.confusion.setObjectName("confusion")
         self.normalize = QCheckBox("Show row percentages (recall)")
-        conf_box = QWidget()
-        conf_lay = QVBoxLayout(conf_box)
-        conf_lay.setContentsMargins(0, 4, 0, 0)
-        conf_lay.addWidget(self.normalize)
-        conf_lay.addWidget(self.confusion, 1)
         self.roc = RocView()
         self.roc.setObjectName("roc")
         self.scatter = ScatterView()
@@ -126,53 +157,15 @@ class EvaluatePage(QWidget):
         self.predictions.setAlternatingRowColors(True)
         self.mistakes_only = QCheckBox("Only mistakes")
         self.mistakes_only.setChecked(True)
-        pred_box = QWidget()
-        pred_lay = QVBoxLayout(pred_box)
-        pred_lay.setContentsMargins(0, 4, 0, 0)
-        pred_lay.addWidget(self.mistakes_only)
-        pred_lay.addWidget(self.predictions, 1)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("evalTabs")
-        self.tab_confusion = self.tabs.addTab(conf_box, "Confusion matrix")
+        self.tab_confusion = self.tabs.addTab(_under_option(self.normalize, self.confusion),
+                                              "Confusion matrix")
         self.tab_roc = self.tabs.addTab(self.roc, "ROC curve")
         self.tab_scatter = self.tabs.addTab(self.scatter, "Predicted vs true")
         self.tab_history = self.tabs.addTab(hist_box, "Training history")
-        self.tab_predictions = self.tabs.addTab(pred_box, "Test predictions")
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(table_card)
-        splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([420, 620])
-        splitter.setChildrenCollapsible(False)
-
-        content = QWidget()
-        content_lay = QVBoxLayout(content)
-        content_lay.setContentsMargins(0, 0, 0, 0)
-        content_lay.setSpacing(10)
-        content_lay.addWidget(self.run_label)
-        content_lay.addLayout(cards_row)
-        content_lay.addWidget(splitter, 1)
-        self.empty = QLabel("No evaluation yet.\n\nTrain a model on the Train page, or open a "
-                            "past run on the Runs page.")
-        self.empty.setObjectName("dropHint")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.empty)
-        self.stack.addWidget(content)
-
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(20, 16, 20, 16)
-        lay.setSpacing(12)
-        lay.addWidget(self.header)
-        lay.addWidget(self.stack, 1)
-
-        self.split_combo.currentIndexChanged.connect(self._refresh)
-        self.output_combo.currentIndexChanged.connect(self._refresh)
-        self.normalize.toggled.connect(self._refresh)
-        self.mistakes_only.toggled.connect(self._fill_predictions)
-        self._set_selectors_visible(False)
+        self.tab_predictions = self.tabs.addTab(_under_option(self.mistakes_only, self.predictions),
+                                                 "Test predictions")
 
     # ============================================================== showing
     def show_run(self, run: RunDetails) -> None:

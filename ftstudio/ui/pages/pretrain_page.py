@@ -1,10 +1,11 @@
 """Pretrain page: learn a backbone from unlabelled data with an autoencoder.
 
-The form edits a :class:`~ftstudio.spec.PretrainSpec`; Start runs it in a
-:class:`~ftstudio.bridge.library_workers.PretrainWorker` on a QThread. The reconstruction loss
-is drawn live (curves created once, redrawn on a timer), and for images a strip of originals
-(top) over reconstructions (bottom) refreshes after every epoch. The encoder lands in the
-model library under the chosen name. The page never imports the engine.
+The form edits a :class:`~ftstudio.spec.PretrainSpec`; Start runs it as a job
+(:func:`ftstudio.bridge.engine_calls.pretrain`) whose engine runs in the job child process, so
+the window stays responsive. The reconstruction loss is drawn live (curves created once,
+redrawn on a timer), and for images a strip of originals (top) over reconstructions (bottom)
+refreshes after every epoch. The encoder lands in the model library under the chosen name.
+The page never imports the engine.
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -30,66 +28,88 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ftstudio.bridge.library_workers import PretrainWorker, start_worker, stop_thread
+from ftstudio.bridge import engine_calls
+from ftstudio.bridge.current_job import CurrentJobs
+from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
+from ftstudio.bridge.qt_reporter import QtReporter
+from ftstudio.bridge.types import PretrainOutcome
 from ftstudio.errors import FtStudioError
 from ftstudio.spec import DataSpec, PretrainSpec
-from ftstudio.ui.widgets.charts import make_plot
+from ftstudio.ui.pages.pretrain_parts import LossChart, float_spin, int_spin
 from ftstudio.ui.widgets.common import PageHeader
 
 __all__ = ["PretrainPage"]
+
+_PRETRAIN = "pretrain"
+"""The kind of this page's job."""
 
 
 def _parse_ints(text: str) -> list[int]:
     parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
     try:
         return [int(p) for p in parts]
-    except ValueError:
+    except ValueError as exc:
         raise FtStudioError(f"encoder sizes must be whole numbers separated by commas, "
-                            f"got '{text}'") from None
+                            f"got '{text}'") from exc
 
 
 class PretrainPage(QWidget):
     """Autoencoder pretraining: unlabelled data in, a library backbone out.
 
+    Args:
+        runner: the window's job runner.
+        parent: the Qt parent.
+
     Signals:
-        pretrainFinished(dict): the worker's result (``entry_name``, ``history``, …) once the
-            encoder is in the library (the library page refreshes on it).
+        pretrainFinished(object): the :class:`~ftstudio.bridge.types.PretrainOutcome` once
+            the encoder is in the library (the library page refreshes on it).
         runningChanged(bool): training started / ended.
     """
 
-    pretrainFinished = Signal(dict)  # noqa: N815
+    pretrainFinished = Signal(object)  # noqa: N815
     runningChanged = Signal(bool)  # noqa: N815
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._worker: PretrainWorker | None = None
-        self._thread: QThread | None = None
+        self.jobs = CurrentJobs(runner, self)
+        self.reporter = QtReporter(parent=self)
         self._steps_per_epoch = 1
-        self._batch_x: list[float] = []
-        self._batch_y: list[float] = []
-        self._epoch_x: list[float] = []
-        self._epoch_y: list[float] = []
-        self._val_x: list[float] = []
-        self._val_y: list[float] = []
-        self._dirty = False
         self._last_error = ""
-        self._last_result: dict[str, Any] | None = None
+        self._last_result: PretrainOutcome | None = None
         self._spec_path: Path | None = None
         self._base = PretrainSpec()
         """The last spec set: keeps the keys the form does not show (name, encoding…)."""
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setInterval(150)
+        self._timer.timeout.connect(self._redraw)
+        self._connect()
+        self._kind_changed()
 
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
         self.header = PageHeader(
             "Pretrain a backbone",
             "Train an autoencoder on rows without labels (a numeric CSV or a folder of images); "
             "its encoder is saved to the model library, ready to fine-tune with few labels.")
+        self._build_actions()
+        left = QVBoxLayout()
+        left.addWidget(self._build_data_box())
+        left.addWidget(self._build_model_box())
+        left.addWidget(self._build_train_box())
+        left.addStretch(1)
+        body = QHBoxLayout()
+        body.addLayout(left, 2)
+        body.addLayout(self._build_live_view(), 3)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.header)
+        lay.addLayout(body, 1)
 
-        # ---- data
+    def _build_data_box(self) -> QGroupBox:
         data_box = QGroupBox("Unlabelled data")
         data_form = QFormLayout(data_box)
         self.source_kind = QComboBox()
@@ -110,11 +130,8 @@ class PretrainPage(QWidget):
         self.label_edit.setPlaceholderText("(none) — a label column to leave out")
         data_form.addRow("Ignore column:", self.label_edit)
         size_row = QHBoxLayout()
-        self.height_spin = QSpinBox()
-        self.width_spin = QSpinBox()
-        for spin in (self.height_spin, self.width_spin):
-            spin.setRange(4, 1024)
-            spin.setValue(32)
+        self.height_spin = int_spin(4, 1024, 32)
+        self.width_spin = int_spin(4, 1024, 32)
         self.channels_combo = QComboBox()
         self.channels_combo.addItem("RGB", 3)
         self.channels_combo.addItem("Gray", 1)
@@ -123,8 +140,9 @@ class PretrainPage(QWidget):
         size_row.addWidget(self.width_spin)
         size_row.addWidget(self.channels_combo)
         data_form.addRow("Image size:", size_row)
+        return data_box
 
-        # ---- model
+    def _build_model_box(self) -> QGroupBox:
         model_box = QGroupBox("Autoencoder")
         model_form = QFormLayout(model_box)
         self.kind_combo = QComboBox()
@@ -136,43 +154,26 @@ class PretrainPage(QWidget):
         self.units_edit.setToolTip("Dense: units per encoder layer. Conv: filters per block "
                                    "(each block halves the image size)")
         model_form.addRow("Encoder sizes:", self.units_edit)
-        self.latent_spin = QSpinBox()
-        self.latent_spin.setRange(0, 4096)
-        self.latent_spin.setValue(16)
+        self.latent_spin = int_spin(0, 4096, 16)
         self.latent_spin.setToolTip("Dense: code size. Conv: 1x1 bottleneck channels (0 = none)")
         model_form.addRow("Latent size:", self.latent_spin)
         noise_row = QHBoxLayout()
-        self.noise_spin = QDoubleSpinBox()
-        self.noise_spin.setRange(0.0, 5.0)
-        self.noise_spin.setSingleStep(0.05)
-        self.noise_spin.setDecimals(3)
+        self.noise_spin = float_spin(0.0, 5.0, 0.0, 0.05, decimals=3)
         self.noise_type = QComboBox()
         self.noise_type.addItem("Gaussian noise (std)", "gaussian")
         self.noise_type.addItem("Masking (drop fraction)", "dropout")
         noise_row.addWidget(self.noise_spin)
         noise_row.addWidget(self.noise_type, 1)
         model_form.addRow("Denoising:", noise_row)
+        return model_box
 
-        # ---- training
+    def _build_train_box(self) -> QGroupBox:
         train_box = QGroupBox("Training")
-        self.epochs_spin = QSpinBox()
-        self.epochs_spin.setRange(1, 10000)
-        self.epochs_spin.setValue(20)
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(1, 65536)
-        self.batch_spin.setValue(32)
-        self.lr_spin = QDoubleSpinBox()
-        self.lr_spin.setDecimals(6)
-        self.lr_spin.setRange(1e-6, 1.0)
-        self.lr_spin.setSingleStep(1e-4)
-        self.lr_spin.setValue(1e-3)
-        self.val_spin = QDoubleSpinBox()
-        self.val_spin.setRange(0.0, 0.5)
-        self.val_spin.setSingleStep(0.05)
-        self.val_spin.setValue(0.1)
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setValue(42)
+        self.epochs_spin = int_spin(1, 10000, 20)
+        self.batch_spin = int_spin(1, 65536, 32)
+        self.lr_spin = float_spin(1e-6, 1.0, 1e-3, 1e-4, decimals=6)
+        self.val_spin = float_spin(0.0, 0.5, 0.1, 0.05)
+        self.seed_spin = int_spin(0, 2**31 - 1, 42)
         self.name_edit = QLineEdit("my-encoder")
         self.replace_check = QCheckBox("Replace an existing model of that name")
         # two columns of short fields, then the wide name field and its check box
@@ -191,7 +192,9 @@ class PretrainPage(QWidget):
         train_grid.addWidget(self.replace_check, 4, 1, 1, 3)
         train_grid.setColumnStretch(1, 1)
         train_grid.setColumnStretch(3, 1)
+        return train_box
 
+    def _build_actions(self) -> None:
         # actions sit in the page header, top right (the house style of the Train page)
         self.load_button = QPushButton("Open spec…")
         self.save_button = QPushButton("Save spec…")
@@ -204,28 +207,9 @@ class PretrainPage(QWidget):
         for b in (self.load_button, self.save_button, self.stop_button, self.start_button):
             self.header.action_row.addWidget(b)
 
-        left = QVBoxLayout()
-        left.addWidget(data_box)
-        left.addWidget(model_box)
-        left.addWidget(train_box)
-        left.addStretch(1)
-
-        # ---- live view
-        self.plot = make_plot("Reconstruction loss (MSE)", "epoch")
-        self.plot.getPlotItem().addLegend(offset=(-10, 10))
-        self.plot.setMinimumHeight(180)
-        # grow into the room there is, but don't ask for pyqtgraph's tall default height: it
-        # would make the page taller than a 1280x800 window and the window would scroll it
-        self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
-        self.batch_curve = self.plot.plot(name="train (batches)",
-                                          pen=pg.mkPen("#9db4f7", width=1))
-        self.train_curve = self.plot.plot(name="train", pen=pg.mkPen("#3b6cf6", width=2),
-                                          symbol="o", symbolSize=5, symbolBrush="#3b6cf6")
-        self.val_curve = self.plot.plot(name="validation", pen=pg.mkPen("#f28e2b", width=2),
-                                        symbol="o", symbolSize=5, symbolBrush="#f28e2b")
-        for curve in (self.batch_curve, self.train_curve, self.val_curve):
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
+    def _build_live_view(self) -> QVBoxLayout:
+        self.chart = LossChart()
+        self.plot = self.chart.plot
         self.preview_title = QLabel("Originals (top) and reconstructions (bottom)")
         self.preview_label = QLabel("The image strip appears after the first epoch "
                                     "(image data only).")
@@ -242,25 +226,22 @@ class PretrainPage(QWidget):
         right.addWidget(self.preview_label, 1)
         right.addWidget(self.progress)
         right.addWidget(self.status_label)
+        return right
 
-        body = QHBoxLayout()
-        body.addLayout(left, 2)
-        body.addLayout(right, 3)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.header)
-        lay.addLayout(body, 1)
-
-        self._timer = QTimer(self)
-        self._timer.setInterval(150)
-        self._timer.timeout.connect(self._redraw)
-
+    def _connect(self) -> None:
         self.source_kind.currentIndexChanged.connect(self._kind_changed)
         self.browse_button.clicked.connect(self._browse)
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.load_button.clicked.connect(self._open_spec)
         self.save_button.clicked.connect(self._save_spec)
-        self._kind_changed()
+        self.reporter.statusChanged.connect(self._on_status)
+        self.reporter.warningRaised.connect(self._on_warning)
+        self.reporter.progressed.connect(self._on_progress)
+        self.reporter.trainBegan.connect(self._on_train_begin)
+        self.reporter.batchesArrived.connect(self._on_batches)
+        self.reporter.epochEnded.connect(self._on_epoch_end)
+        self.reporter.previewReady.connect(self._on_preview)
 
     # ------------------------------------------------------------------ spec <-> form
     def spec(self) -> PretrainSpec:
@@ -368,7 +349,7 @@ class PretrainPage(QWidget):
     # ------------------------------------------------------------------ running
     def is_running(self) -> bool:
         """Return True while pretraining runs."""
-        return self._worker is not None
+        return self.jobs.is_running(_PRETRAIN)
 
     @property
     def last_error(self) -> str:
@@ -376,15 +357,13 @@ class PretrainPage(QWidget):
         return self._last_error
 
     @property
-    def last_result(self) -> dict[str, Any] | None:
+    def last_result(self) -> PretrainOutcome | None:
         """The last finished result (``entry_name``, ``history``, ``preview_path`` …)."""
         return self._last_result
 
     def curve_data(self) -> dict[str, tuple[list[float], list[float]]]:
         """Return the points drawn so far: ``batches``, ``train`` and ``val`` (x, y) lists."""
-        return {"batches": (list(self._batch_x), list(self._batch_y)),
-                "train": (list(self._epoch_x), list(self._epoch_y)),
-                "val": (list(self._val_x), list(self._val_y))}
+        return self.chart.curve_data()
 
     @Slot()
     def start(self) -> bool:
@@ -398,21 +377,15 @@ class PretrainPage(QWidget):
             self._set_status(f"Error: {exc}")
             return False
         self._last_error = ""
+        self.status_label.setToolTip("")
         self._clear_chart()
-        worker = PretrainWorker(spec.to_json(), replace=self.replace_check.isChecked())
-        worker.status.connect(self._on_status)
-        worker.warning.connect(self._on_warning)
-        worker.progress.connect(self._on_progress)
-        worker.train_begin.connect(self._on_train_begin)
-        worker.batch_end.connect(self._on_batch_end)
-        worker.epoch_end.connect(self._on_epoch_end)
-        worker.preview.connect(self._on_preview)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        worker.stopped.connect(self._on_stopped)
-        self._worker = worker
+        self.reporter.reset()
+        job = Job(engine_calls.pretrain, spec, self.reporter, self.replace_check.isChecked(),
+                  title="Pretraining failed")
+        job.add_stop_hook(self.reporter.request_stop)
+        self.jobs.start_job(_PRETRAIN, job, on_result=self._on_finished,
+                            on_error=self._on_failed, on_finished=self._on_job_done)
         self._set_running(True)
-        self._thread = start_worker(worker, self, self._on_thread_finished)
         self._timer.start()
         self._set_status(f"Starting: {spec.resolved_kind} autoencoder → library model "
                          f"'{spec.save_as}'…")
@@ -420,17 +393,19 @@ class PretrainPage(QWidget):
 
     @Slot()
     def stop(self) -> None:
-        """Ask the running pretraining to stop after the current batch."""
-        if self._worker is not None:
-            self._worker.stop()
+        """Ask the running pretraining to stop after the current batch (the encoder is saved)."""
+        job = self.jobs.job(_PRETRAIN)
+        if job is not None:
+            job.request_stop()
             self._set_status("Stopping after this batch…")
 
     def shutdown(self) -> None:
-        """Stop the pretraining and wait for its thread (call before closing)."""
+        """Stop the pretraining and drop its result (call before closing).
+
+        The job runner joins its thread (``JobRunner.wait_all``).
+        """
         self._timer.stop()
-        stop_thread(self._worker, self._thread)
-        self._worker = None
-        self._thread = None
+        self.jobs.cancel()
 
     def closeEvent(self, event: Any) -> None:  # noqa: D102, N802
         self.shutdown()
@@ -447,22 +422,13 @@ class PretrainPage(QWidget):
         self.status_label.setText(text)
 
     def _clear_chart(self) -> None:
-        for buf in (self._batch_x, self._batch_y, self._epoch_x, self._epoch_y, self._val_x,
-                    self._val_y):
-            buf.clear()
-        self._dirty = True
-        self._redraw()
+        self.chart.clear()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
 
     @Slot()
     def _redraw(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        self.batch_curve.setData(np.asarray(self._batch_x, float), np.asarray(self._batch_y, float))
-        self.train_curve.setData(np.asarray(self._epoch_x, float), np.asarray(self._epoch_y, float))
-        self.val_curve.setData(np.asarray(self._val_x, float), np.asarray(self._val_y, float))
+        self.chart.redraw()
 
     @Slot(str)
     def _on_status(self, text: str) -> None:
@@ -472,9 +438,9 @@ class PretrainPage(QWidget):
     def _on_warning(self, text: str) -> None:
         self._set_status(f"⚠ {text}")
 
-    @Slot(float, float)
-    def _on_progress(self, done: float, total: float) -> None:
-        if total > 0 and not self._epoch_x and not self._batch_x:
+    @Slot(float, object)
+    def _on_progress(self, done: float, total: float | None) -> None:
+        if total and total > 0 and not self.chart.has_points():
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * min(done / total, 1.0)))
 
@@ -487,24 +453,15 @@ class PretrainPage(QWidget):
         self._set_status(f"Pretraining on {info.get('train_samples')} examples "
                          f"({info.get('val_samples', 0)} held out for validation)…")
 
-    @Slot(int, object)
-    def _on_batch_end(self, step: int, logs: dict[str, float]) -> None:
-        loss = float(logs.get("loss", math.nan))
-        if math.isfinite(loss):
-            self._batch_x.append(step / self._steps_per_epoch)
-            self._batch_y.append(loss)
-            self._dirty = True
-        self.progress.setValue(min(step, self.progress.maximum()))
+    @Slot(object)
+    def _on_batches(self, chunk: list[tuple[int, dict[str, float]]]) -> None:
+        self.chart.add_batches(chunk, self._steps_per_epoch)
+        if chunk:
+            self.progress.setValue(min(chunk[-1][0], self.progress.maximum()))
 
     @Slot(int, object)
     def _on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        if "loss" in logs:
-            self._epoch_x.append(float(epoch))
-            self._epoch_y.append(float(logs["loss"]))
-        if "val_loss" in logs:
-            self._val_x.append(float(epoch))
-            self._val_y.append(float(logs["val_loss"]))
-        self._dirty = True
+        self.chart.add_epoch(epoch, logs)
         self.progress.setValue(min(epoch * self._steps_per_epoch, self.progress.maximum()))
         shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss"))
         self._set_status(f"Epoch {epoch}: {shown}")
@@ -519,37 +476,28 @@ class PretrainPage(QWidget):
             pixmap = pixmap.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
         self.preview_label.setPixmap(pixmap)
 
-    @Slot(object)
-    def _on_finished(self, result: dict[str, Any]) -> None:
+    def _on_finished(self, result: PretrainOutcome) -> None:
         self._last_result = result
-        last = result["history"][-1] if result.get("history") else {}
-        stopped = " (stopped early)" if result.get("stopped_by_user") else ""
-        self._set_status(f"Saved the encoder to the library as '{result['entry_name']}'"
+        last = result.history[-1] if result.history else {}
+        stopped = " (stopped early)" if result.stopped_by_user else ""
+        self._set_status(f"Saved the encoder to the library as '{result.entry_name}'"
                          f"{stopped}: final loss {last.get('loss', math.nan):.4g}. Use it with "
-                         f"backbone source \"library\", name \"{result['entry_name']}\".")
-        if result.get("preview_path"):
-            self._on_preview(result["preview_path"])
-        self.pretrainFinished.emit(dict(result))
+                         f"backbone source \"library\", name \"{result.entry_name}\".")
+        if result.preview_path:
+            self._on_preview(result.preview_path)
+        self.pretrainFinished.emit(result)
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self._last_error = message
-        self._set_status(f"Error: {message}")
+    def _on_failed(self, info: ErrorInfo) -> None:
+        if info.cancelled:
+            self._set_status("Stopped before the first epoch ended; nothing was saved.")
+            return
+        self._last_error = info.message
+        # a bug's message goes on to say that the details help: they are the tooltip
+        first, _, _ = info.message.partition("\n\n")
+        self._set_status(f"Error: {first}")
+        self.status_label.setToolTip(info.details or "")
 
-    @Slot()
-    def _on_stopped(self) -> None:
-        self._set_status("Stopped before the first epoch ended; nothing was saved.")
-
-    @Slot()
-    def _on_thread_finished(self) -> None:
+    def _on_job_done(self) -> None:
         self._timer.stop()
-        self._dirty = True
-        self._redraw()
-        worker, thread = self._worker, self._thread
-        self._worker = None
-        self._thread = None
-        if worker is not None:
-            worker.deleteLater()
-        if thread is not None:
-            thread.deleteLater()
+        self.chart.redraw(force=True)
         self._set_running(False)

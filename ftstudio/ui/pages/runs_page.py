@@ -29,14 +29,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
 from ftstudio.bridge import engine_calls
-from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
+from ftstudio.bridge.current_job import CurrentJobs
+from ftstudio.bridge.jobs import JobRunner
 from ftstudio.bridge.types import RunDetails, RunRow
-from ftstudio.ui.widgets.common import Card, PageHeader
+from ftstudio.ui.widgets.common import Card, PageHeader, page_layout
 
 __all__ = ["RunsModel", "RunsPage", "key_metric"]
 
@@ -147,17 +147,39 @@ class RunsPage(QWidget):
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("runsPage")
-        self.runner = runner
+        self.jobs = CurrentJobs(runner, self)
         self.runs_root: str | None = None
         self.folder: str = ""
-        self._list_job = 0
-        self._open_job = 0
         self._open_purpose = "show"
 
         self.header = PageHeader("Runs", "Every training is kept as a run folder. Open one to "
                                          "see its charts and evaluation, or load its settings.")
         self.refresh_btn = QPushButton("Refresh")
         self.header.action_row.addWidget(self.refresh_btn)
+        self._build_table()
+        self._build_run_buttons()
+        self.folder_label = QLabel("")
+        self.folder_label.setObjectName("muted")
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QHBoxLayout()
+        for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        card = Card()
+        card.body.addWidget(self.folder_label)
+        card.body.addWidget(self.table, 1)
+        card.body.addLayout(buttons)
+        page_layout(self, self.header).addWidget(card, 1)
+
+        self.refresh_btn.clicked.connect(self.refresh)
+        self.open_btn.clicked.connect(self.open_selected)
+        self.load_spec_btn.clicked.connect(self.load_selected_spec)
+        self.reveal_btn.clicked.connect(self.reveal_selected)
+        self.copy_btn.clicked.connect(self.copy_command)
+        self.table.doubleClicked.connect(self.open_selected)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+
+    def _build_table(self) -> None:
         self.model = RunsModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -175,6 +197,9 @@ class RunsPage(QWidget):
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         hh.setSectionResizeMode(len(RunsModel.HEADERS) - 1, QHeaderView.ResizeMode.Stretch)
+
+    def _build_run_buttons(self) -> None:
+        """The actions on the selected run (disabled until a run is selected)."""
         self.open_btn = QPushButton("Open")
         self.open_btn.setProperty("primary", True)
         self.open_btn.setToolTip("Show the run's evaluation and training curves")
@@ -185,45 +210,16 @@ class RunsPage(QWidget):
         self.copy_btn.setToolTip("ftstudio train <run>/spec.json reproduces the run")
         for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn):
             b.setEnabled(False)
-        self.folder_label = QLabel("")
-        self.folder_label.setObjectName("muted")
-        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        buttons = QHBoxLayout()
-        for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        card = Card()
-        card.body.addWidget(self.folder_label)
-        card.body.addWidget(self.table, 1)
-        card.body.addLayout(buttons)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(20, 16, 20, 16)
-        lay.setSpacing(12)
-        lay.addWidget(self.header)
-        lay.addWidget(card, 1)
-
-        self.refresh_btn.clicked.connect(self.refresh)
-        self.open_btn.clicked.connect(self.open_selected)
-        self.load_spec_btn.clicked.connect(self.load_selected_spec)
-        self.reveal_btn.clicked.connect(self.reveal_selected)
-        self.copy_btn.clicked.connect(self.copy_command)
-        self.table.doubleClicked.connect(self.open_selected)
-        self.table.selectionModel().selectionChanged.connect(self._on_selection)
 
     # ================================================================ listing
     @Slot()
     def refresh(self) -> None:
         """List the runs (in a worker)."""
-        job = Job(engine_calls.list_runs, self.runs_root, title="Cannot list the runs")
-        job.succeeded.connect(self._on_listed)
-        job.failed.connect(self._on_failed)
-        self._list_job = job.id
-        self.runner.start(job)
+        self.jobs.start("list", engine_calls.list_runs, self.runs_root,
+                        on_result=self._on_listed, on_error=self.errorRaised.emit,
+                        title="Cannot list the runs")
 
-    @Slot(int, object)
-    def _on_listed(self, job_id: int, result: tuple[str, list[RunRow]]) -> None:
-        if job_id != self._list_job:
-            return
+    def _on_listed(self, result: tuple[str, list[RunRow]]) -> None:
         self.folder, rows = result
         self.model.set_rows(rows)
         n = len(rows)
@@ -231,11 +227,6 @@ class RunsPage(QWidget):
                                   else f"No runs yet in {self.folder}. Train a model on the "
                                        "Train page.")
         self._on_selection()
-
-    @Slot(int, object)
-    def _on_failed(self, job_id: int, info: ErrorInfo) -> None:
-        if job_id in (self._list_job, self._open_job):
-            self.errorRaised.emit(info)
 
     # ================================================================ actions
     def selected(self) -> RunRow | None:
@@ -273,18 +264,13 @@ class RunsPage(QWidget):
             purpose: ``show`` (the user opened it), ``quiet`` (refresh the evaluation
                 without switching pages) or ``spec`` (use its settings).
         """
-        job = Job(engine_calls.load_run, str(path), title="Cannot open the run")
-        job.succeeded.connect(self._on_opened)
-        job.failed.connect(self._on_failed)
-        self._open_job = job.id
         self._open_purpose = purpose
         self.statusMessage.emit(f"Opening run {Path(path).name}…")
-        self.runner.start(job)
+        self.jobs.start("open", engine_calls.load_run, str(path),
+                        on_result=self._on_opened, on_error=self.errorRaised.emit,
+                        title="Cannot open the run")
 
-    @Slot(int, object)
-    def _on_opened(self, job_id: int, details: RunDetails) -> None:
-        if job_id != self._open_job:
-            return
+    def _on_opened(self, details: RunDetails) -> None:
         if self._open_purpose == "spec":
             self.specRequested.emit(details)
         else:

@@ -1,34 +1,28 @@
-"""pyqtgraph charts: live training curves, class bars, confusion heatmap, ROC, scatter.
+"""pyqtgraph charts of the window: our plot style, the class bars and the label histogram.
 
-Curves are created once and updated with ``setData`` from growing NumPy buffers; the live
-charts redraw on a QTimer (at most 10 times a second, and only when new points arrived), never
-once per signal.
+The live training charts are in :mod:`~ftstudio.ui.widgets.train_charts`, the evaluation
+charts (confusion matrix, ROC, scatter) in :mod:`~ftstudio.ui.widgets.eval_charts`.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 __all__ = [
     "PALETTE",
+    "TRAIN_COLOR",
+    "VAL_COLOR",
     "ClassBars",
-    "ConfusionMatrixView",
     "Histogram",
-    "RocView",
-    "ScatterView",
-    "Series",
-    "TrainCharts",
     "configure_pyqtgraph",
     "make_plot",
+    "set_category_ticks",
+    "style_plot",
 ]
 
 PALETTE = ["#3b6cf6", "#f28e2b", "#2ca58d", "#e15759", "#9467bd", "#8c564b", "#e377c2",
@@ -36,8 +30,6 @@ PALETTE = ["#3b6cf6", "#f28e2b", "#2ca58d", "#e15759", "#9467bd", "#8c564b", "#e
 """Curve colours (colour-blind friendly order: blue, orange, green, red, …)."""
 
 TRAIN_COLOR = "#3b6cf6"
-LR_REDRAW_SECONDS = 1.0
-"""The learning-rate chart redraws at most this often while training."""
 VAL_COLOR = "#f28e2b"
 
 _configured = False
@@ -78,302 +70,9 @@ def make_plot(title: str, x_label: str = "", y_label: str = "",
     return plot
 
 
-class Series:
-    """A growing (x, y) buffer with amortised O(1) append and zero-copy views."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self._x = np.empty(capacity, dtype=np.float64)
-        self._y = np.empty(capacity, dtype=np.float64)
-        self._n = 0
-
-    def __len__(self) -> int:
-        return self._n
-
-    def append(self, x: float, y: float) -> None:
-        """Add one point."""
-        if self._n == len(self._x):
-            self._x = np.resize(self._x, 2 * len(self._x))
-            self._y = np.resize(self._y, 2 * len(self._y))
-        self._x[self._n] = x
-        self._y[self._n] = y
-        self._n += 1
-
-    def clear(self) -> None:
-        """Drop every point."""
-        self._n = 0
-
-    @property
-    def x(self) -> np.ndarray:
-        """The x values (a view)."""
-        return self._x[:self._n]
-
-    @property
-    def y(self) -> np.ndarray:
-        """The y values (a view)."""
-        return self._y[:self._n]
-
-    def last(self) -> float:
-        """Return the last y value (NaN when empty)."""
-        return float(self._y[self._n - 1]) if self._n else math.nan
-
-
-def _finite(series: Series) -> tuple[np.ndarray, np.ndarray]:
-    x, y = series.x, series.y
-    ok = np.isfinite(y)
-    return (x, y) if ok.all() else (x[ok], y[ok])
-
-
-class TrainCharts(QWidget):
-    """The four live charts of the Train page.
-
-    Batch loss (each batch, faint, plus an exponential moving average), epoch loss (train vs
-    validation), an epoch metric (train vs validation) and the learning rate.
-
-    Signals:
-        metricsFound(list): the metric names seen in the first epoch's logs.
-    """
-
-    metricsFound = Signal(list)
-
-    def __init__(self, parent: QWidget | None = None, redraw_ms: int = 100) -> None:
-        super().__init__(parent)
-        configure_pyqtgraph()
-        self.batch_plot = make_plot("Batch loss", "step")
-        self.loss_plot = make_plot("Loss per epoch", "epoch")
-        self.metric_plot = make_plot("Accuracy per epoch", "epoch")
-        self.lr_plot = make_plot("Learning rate", "step")
-        for plot in (self.loss_plot, self.metric_plot):
-            plot.getPlotItem().addLegend(offset=(-10, 10), labelTextSize="8pt")
-        self.batch_plot.getPlotItem().addLegend(offset=(-10, 10), labelTextSize="8pt")
-        lay = QGridLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(8)
-        lay.addWidget(self.batch_plot, 0, 0)
-        lay.addWidget(self.loss_plot, 0, 1)
-        lay.addWidget(self.metric_plot, 1, 0)
-        lay.addWidget(self.lr_plot, 1, 1)
-
-        self.batch_raw = Series()
-        self.batch_smooth = Series()
-        self.lr = Series()
-        self.epoch_logs: list[tuple[int, dict[str, float]]] = []
-        # (never name an attribute "metric": PySide would take it for QWidget.metric())
-        self.loss = Series(64)
-        self.val_loss = Series(64)
-        self.metric_series = Series(64)
-        self.val_metric_series = Series(64)
-        self.metric_name = ""
-        self._ema: float | None = None
-        self._phase_lines: list[Any] = []
-
-        def curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = 2.0,
-                  symbol: str | None = None, alpha: int = 255,
-                  antialias: bool = True) -> pg.PlotDataItem:
-            c = QColor(color)
-            c.setAlpha(alpha)
-            item = plot.plot([], [], pen=pg.mkPen(c, width=width), name=name,
-                             symbol=symbol, symbolSize=6, symbolBrush=c,
-                             symbolPen=pg.mkPen(c), antialias=antialias)
-            item.setClipToView(True)
-            item.setDownsampling(auto=True, method="peak")
-            return item
-
-        # thousands of points, redrawn live: no antialiasing (it costs more than it shows)
-        self.c_batch_raw = curve(self.batch_plot, TRAIN_COLOR, "batch", 1.0, alpha=70,
-                                 antialias=False)
-        self.c_batch_smooth = curve(self.batch_plot, TRAIN_COLOR, "smoothed", 2.0,
-                                    antialias=False)
-        self.c_loss = curve(self.loss_plot, TRAIN_COLOR, "train", symbol="o")
-        self.c_val_loss = curve(self.loss_plot, VAL_COLOR, "validation", symbol="o")
-        self.c_metric = curve(self.metric_plot, TRAIN_COLOR, "train", symbol="o")
-        self.c_val_metric = curve(self.metric_plot, VAL_COLOR, "validation", symbol="o")
-        self.c_lr = curve(self.lr_plot, "#2ca58d", None, 2.0, antialias=False)
-        self.lr_plot.getPlotItem().setLabel("left", "lr")
-
-        self._dirty_batches = False
-        self._dirty_epochs = False
-        self._last_lr_draw = 0.0
-        self._live = False
-        self._last_group = "epochs"
-        self.redraws = 0
-        self.timer = QTimer(self)
-        self.timer.setInterval(redraw_ms)
-        self.timer.timeout.connect(self.redraw)
-        self.timer.start()
-
-    # -------------------------------------------------------------- feeding
-    def reset(self) -> None:
-        """Empty every chart (before a new run)."""
-        for s in (self.batch_raw, self.batch_smooth, self.lr, self.loss, self.val_loss,
-                  self.metric_series, self.val_metric_series):
-            s.clear()
-        self.epoch_logs.clear()
-        self._ema = None
-        for line in self._phase_lines:
-            self.batch_plot.removeItem(line)
-        self._phase_lines.clear()
-        for plot in (self.batch_plot, self.lr_plot, self.loss_plot, self.metric_plot):
-            plot.getPlotItem().enableAutoRange(x=True)
-        self._live = False
-        self._dirty_batches = self._dirty_epochs = True
-        self._last_lr_draw = 0.0
-        self.redraw()
-
-    def add_batches(self, batches: Iterable[tuple[int, dict[str, float]]]) -> None:
-        """Append batch results (``(step, logs)`` with ``batch_loss``/``loss`` and ``lr``)."""
-        for step, logs in batches:
-            value = logs.get("batch_loss", logs.get("loss", math.nan))
-            if not math.isfinite(value):
-                continue
-            self.batch_raw.append(step, value)
-            self._ema = value if self._ema is None else 0.9 * self._ema + 0.1 * value
-            self.batch_smooth.append(step, self._ema)
-            lr = logs.get("lr")
-            if lr is not None and math.isfinite(lr):
-                self.lr.append(step, lr)
-        self._dirty_batches = True
-
-    def set_total_steps(self, total: int, epochs: int = 0) -> None:
-        """Fix the x axes to the whole run while it trains.
-
-        The charts then fill up instead of rescaling (and re-laying out their axes) at every
-        redraw.
-        """
-        self._live = True
-        if total > 0:
-            for plot in (self.batch_plot, self.lr_plot):
-                item = plot.getPlotItem()
-                item.enableAutoRange(x=False)
-                item.setXRange(0, total, padding=0.01)
-        if epochs > 0:
-            for plot in (self.loss_plot, self.metric_plot):
-                item = plot.getPlotItem()
-                item.enableAutoRange(x=False)
-                item.setXRange(0.7, epochs + 0.3, padding=0)
-
-    def finish_live(self) -> None:
-        """The run ended: draw everything that is still pending, now."""
-        self._live = False
-        self._last_lr_draw = 0.0
-        self.redraw()
-
-    def mark_phase(self, step: int, label: str) -> None:
-        """Draw a vertical line where a training phase starts (two-phase fine-tuning)."""
-        pen = pg.mkPen("#9aa0a6", style=Qt.PenStyle.DashLine)
-        line = pg.InfiniteLine(pos=step, angle=90, pen=pen,
-                               label=label, labelOpts={"position": 0.9, "color": "#5f6368"})
-        self.batch_plot.addItem(line)
-        self._phase_lines.append(line)
-
-    def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
-        """Append one epoch's results."""
-        first = not self.epoch_logs
-        self.epoch_logs.append((epoch, dict(logs)))
-        self.loss.append(epoch, logs.get("loss", math.nan))
-        self.val_loss.append(epoch, logs.get("val_loss", math.nan))
-        if first:
-            names = metric_names(logs)
-            if names and self.metric_name not in names:
-                self.set_metric(names[0])
-            self.metricsFound.emit(names)
-        self.metric_series.append(epoch, logs.get(self.metric_name, math.nan))
-        self.val_metric_series.append(epoch, logs.get("val_" + self.metric_name, math.nan))
-        self._dirty_epochs = True
-        self._last_lr_draw = 0.0
-
-    def set_metric(self, name: str) -> None:
-        """Show another epoch metric (``accuracy``, ``mae``, …) in the metric chart."""
-        self.metric_name = name
-        self.metric_series.clear()
-        self.val_metric_series.clear()
-        for epoch, logs in self.epoch_logs:
-            self.metric_series.append(epoch, logs.get(name, math.nan))
-            self.val_metric_series.append(epoch, logs.get("val_" + name, math.nan))
-        pretty = name.replace("_", " ")
-        self.metric_plot.getPlotItem().setTitle(
-            f"<span style='font-size:10pt;font-weight:600'>{pretty.capitalize() or 'Metric'}"
-            f" per epoch</span>")
-        self._dirty_epochs = True
-
-    def load_history(self, rows: Sequence[dict[str, float]]) -> None:
-        """Show a finished run's epochs (``history.csv`` rows; no batch data)."""
-        self.reset()
-        for i, row in enumerate(rows):
-            epoch = int(row.get("epoch", i)) + 1
-            self.add_epoch(epoch, row)
-            lr = row.get("learning_rate", row.get("lr"))
-            if lr is not None and math.isfinite(lr):
-                self.lr.append(epoch, lr)
-        self.redraw()
-
-    # -------------------------------------------------------------- drawing
-    @Slot()
-    def redraw(self) -> None:
-        """Push new points to the curves that changed (called by the timer).
-
-        Only the batch-loss chart changes between epochs; the learning-rate chart is redrawn
-        at most once a second and the epoch charts only when an epoch ended, so a redraw
-        paints one plot, not four.
-        """
-        if not (self._dirty_batches or self._dirty_epochs):
-            return
-        self.redraws += 1
-        both = self._dirty_batches and self._dirty_epochs and self._live
-        # while training, an epoch's charts and the batch chart repaint on alternate ticks
-        # (shorter stalls); neither can starve the other
-        do_batches = self._dirty_batches and not (both and self._last_group == "batches")
-        do_epochs = self._dirty_epochs and not (both and do_batches)
-        self._last_group = "batches" if do_batches else "epochs"
-        if do_batches:
-            self._dirty_batches = False
-            self.c_batch_raw.setData(*_finite(self.batch_raw))
-            self.c_batch_smooth.setData(*_finite(self.batch_smooth))
-            now = time.monotonic()
-            if now - self._last_lr_draw >= LR_REDRAW_SECONDS:
-                self._last_lr_draw = now
-                lr_x, lr_y = _finite(self.lr)
-                self.c_lr.setData(lr_x, lr_y)
-                if len(lr_y):
-                    top = float(lr_y.max())
-                    self.lr_plot.getPlotItem().setYRange(0, top * 1.15 if top > 0 else 1,
-                                                         padding=0)
-            else:
-                self._dirty_batches = len(self.lr) != len(self.c_lr.xData
-                                                          if self.c_lr.xData is not None
-                                                          else [])
-        if do_epochs:
-            self._dirty_epochs = False
-            self.c_loss.setData(*_finite(self.loss))
-            self.c_val_loss.setData(*_finite(self.val_loss))
-            n_epochs = len(self.loss)
-            for plot in (self.loss_plot, self.metric_plot):
-                axis = plot.getPlotItem().getAxis("bottom")
-                if 0 < n_epochs <= 12:
-                    axis.setTickSpacing(major=1, minor=1)
-                else:
-                    axis.setTickSpacing()
-            self.c_metric.setData(*_finite(self.metric_series))
-            self.c_val_metric.setData(*_finite(self.val_metric_series))
-
-    def point_counts(self) -> dict[str, int]:
-        """How many points each curve shows (for tests)."""
-        return {"batch": len(self.c_batch_raw.xData if self.c_batch_raw.xData is not None
-                             else []),
-                "epoch": len(self.c_loss.xData if self.c_loss.xData is not None else []),
-                "lr": len(self.c_lr.xData if self.c_lr.xData is not None else [])}
-
-
-def metric_names(logs: dict[str, float]) -> list[str]:
-    """Training metric names in epoch logs (not losses, not ``val_``, not the learning rate)."""
-    skip = {"lr", "learning_rate", "epoch"}
-    names = [k for k in logs if not k.startswith("val_") and k not in skip
-             and not k.endswith("loss")]
-    names.sort(key=lambda k: (0 if "accuracy" in k else 1 if "mae" in k else 2, k))
-    return names
-
-
 # ======================================================================= bars
-def _set_category_ticks(axis: pg.AxisItem, names: Sequence[str], max_len: int = 18) -> None:
+def set_category_ticks(axis: pg.AxisItem, names: Sequence[str], max_len: int = 18) -> None:
+    """Label an axis with category names (cut to ``max_len`` characters) at 0, 1, 2…."""
     ticks = [(i, n if len(n) <= max_len else n[:max_len - 1] + "…") for i, n in enumerate(names)]
     axis.setTicks([ticks, []])
     if axis.orientation in ("left", "right") and ticks:
@@ -429,7 +128,7 @@ class ClassBars(pg.PlotWidget):
             text.setPos(v + top * 0.01, y)
             item.addItem(text)
             self._labels.append(text)
-        _set_category_ticks(item.getAxis("left"), names)
+        set_category_ticks(item.getAxis("left"), names)
         item.invertY(True)
         item.setXRange(0, top * 1.35, padding=0)
         item.setYRange(-0.6, max(len(names), 5) - 0.4, padding=0)  # thin bars for few classes
@@ -458,126 +157,3 @@ class Histogram(pg.PlotWidget):
                                      brush=QColor(PALETTE[0]), pen=pg.mkPen("w"))
         item.addItem(self._bars)
         item.autoRange()
-
-
-# ================================================================== evaluation
-class ConfusionMatrixView(pg.PlotWidget):
-    """A confusion-matrix heatmap: rows = true class, columns = predicted, with counts."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        configure_pyqtgraph()
-        super().__init__(parent=parent)
-        item = self.getPlotItem()
-        style_plot(item, "predicted", "true", grid=None)
-        item.setMouseEnabled(x=False, y=False)
-        item.setAspectLocked(False)
-        self.image = pg.ImageItem()
-        item.addItem(self.image)
-        item.invertY(True)
-        self._texts: list[pg.TextItem] = []
-        self.matrix = np.zeros((0, 0))
-        self.cmap = pg.ColorMap(pos=[0.0, 1.0], color=[(246, 249, 255), (31, 70, 180)])
-
-    def set_matrix(self, matrix: Sequence[Sequence[int]], classes: Sequence[str],
-                   normalize: bool = False) -> None:
-        """Show a confusion matrix; ``normalize`` shows row percentages (recall per class)."""
-        item = self.getPlotItem()
-        for t in self._texts:
-            item.removeItem(t)
-        self._texts.clear()
-        m = np.asarray(matrix, dtype=float)
-        self.matrix = m
-        k = len(classes)
-        if m.size == 0 or k == 0:
-            self.image.clear()
-            return
-        rows = m.sum(axis=1, keepdims=True)
-        shown = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0) if normalize else m
-        top = float(shown.max()) or 1.0
-        self.image.setImage(shown, levels=(0, top), autoLevels=False)
-        self.image.setLookupTable(self.cmap.getLookupTable(nPts=256))
-        self.image.setRect(QRectF(-0.5, -0.5, k, k))
-        if k <= 25:
-            font = QFont()
-            font.setPointSize(9 if k <= 10 else 7)
-            for i in range(k):
-                for j in range(k):
-                    v = shown[i, j]
-                    text = f"{100 * v:.0f}%" if normalize else f"{int(m[i, j]):,}"
-                    color = "w" if v > 0.55 * top else "#202124"
-                    t = pg.TextItem(text, color=color, anchor=(0.5, 0.5))
-                    t.setFont(font)
-                    t.setPos(j, i)
-                    item.addItem(t)
-                    self._texts.append(t)
-        _set_category_ticks(item.getAxis("bottom"), list(classes), 12)
-        _set_category_ticks(item.getAxis("left"), list(classes), 16)
-        item.setXRange(-0.5, k - 0.5, padding=0.02)
-        item.setYRange(-0.5, k - 0.5, padding=0.02)
-
-
-def auc(fpr: Sequence[float], tpr: Sequence[float]) -> float:
-    """Area under a ROC curve by the trapezoid rule."""
-    x = np.asarray(fpr, dtype=float)
-    y = np.asarray(tpr, dtype=float)
-    if len(x) < 2:
-        return math.nan
-    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2))
-
-
-class RocView(pg.PlotWidget):
-    """ROC curves (one per class, one-vs-rest) with the chance diagonal."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        configure_pyqtgraph()
-        super().__init__(parent=parent)
-        item = self.getPlotItem()
-        style_plot(item, "false positive rate", "true positive rate")
-        item.setXRange(0, 1, padding=0.02)
-        item.setYRange(0, 1, padding=0.02)
-        self.legend = item.addLegend(offset=(-10, -10), labelTextSize="8pt")
-        self.curves: list[pg.PlotDataItem] = []
-        item.plot([0, 1], [0, 1], pen=pg.mkPen("#bdc1c6", style=Qt.PenStyle.DashLine))
-
-    def set_curves(self, curves: Sequence[dict[str, Any]]) -> None:
-        """Show ``[{"class", "fpr", "tpr"}, …]``."""
-        item = self.getPlotItem()
-        for c in self.curves:
-            item.removeItem(c)
-            self.legend.removeItem(c)
-        self.curves.clear()
-        for i, curve in enumerate(curves):
-            name = f"{curve.get('class', i)} (AUC {auc(curve['fpr'], curve['tpr']):.3f})"
-            c = item.plot(curve["fpr"], curve["tpr"],
-                          pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2), name=name)
-            self.curves.append(c)
-        item.setXRange(0, 1, padding=0.02)
-        item.setYRange(0, 1, padding=0.02)
-
-
-class ScatterView(pg.PlotWidget):
-    """Predicted vs true values (regression) with the identity line."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        configure_pyqtgraph()
-        super().__init__(parent=parent)
-        item = self.getPlotItem()
-        style_plot(item, "true value", "predicted value")
-        color = QColor(PALETTE[0])
-        color.setAlpha(150)
-        self.scatter = pg.ScatterPlotItem(size=6, brush=color, pen=pg.mkPen(None))
-        item.addItem(self.scatter)
-        self.identity = item.plot([], [], pen=pg.mkPen("#e15759", style=Qt.PenStyle.DashLine))
-
-    def set_points(self, y_true: Sequence[float], y_pred: Sequence[float]) -> None:
-        """Show the points and the ``y = x`` line across their range."""
-        t = np.asarray(y_true, dtype=float)
-        p = np.asarray(y_pred, dtype=float)
-        self.scatter.setData(t, p)
-        if len(t):
-            lo = float(min(t.min(), p.min()))
-            hi = float(max(t.max(), p.max()))
-            self.identity.setData([lo, hi], [lo, hi])
-        else:
-            self.identity.setData([], [])
-        self.getPlotItem().autoRange()

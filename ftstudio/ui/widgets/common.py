@@ -1,12 +1,16 @@
-"""Small shared widgets: page header, cards, a scientific spin box, a warnings panel."""
+"""Small shared widgets and layouts of the pages.
+
+A page header and the page layout, cards, a side-by-side splitter, a debounce timer, a
+scientific spin box and a warnings panel.
+"""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -14,11 +18,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-__all__ = ["Card", "MetricCard", "PageHeader", "SciSpinBox", "WarningList", "hline"]
+__all__ = ["Card", "MetricCard", "PageHeader", "SciSpinBox", "WarningList", "debounce_timer",
+           "hline", "page_layout", "side_by_side"]
 
 
 class PageHeader(QWidget):
@@ -48,6 +54,44 @@ class PageHeader(QWidget):
         self.action_row = QHBoxLayout()
         self.action_row.setSpacing(8)
         lay.addLayout(self.action_row)
+
+
+def page_layout(page: QWidget, header: PageHeader) -> QVBoxLayout:
+    """Give a page its layout (the window's margins and spacing) with ``header`` on top."""
+    lay = QVBoxLayout(page)
+    lay.setContentsMargins(20, 16, 20, 16)
+    lay.setSpacing(12)
+    lay.addWidget(header)
+    return lay
+
+
+def side_by_side(left: QWidget, right: QWidget, stretch: tuple[int, int],
+                 sizes: tuple[int, int]) -> QSplitter:
+    """Two panes in a horizontal splitter that never collapses either of them.
+
+    Args:
+        left: the left pane.
+        right: the right pane.
+        stretch: how the panes share extra width.
+        sizes: their first widths in pixels.
+    """
+    splitter = QSplitter(Qt.Orientation.Horizontal)
+    splitter.addWidget(left)
+    splitter.addWidget(right)
+    splitter.setStretchFactor(0, stretch[0])
+    splitter.setStretchFactor(1, stretch[1])
+    splitter.setChildrenCollapsible(False)
+    splitter.setSizes(list(sizes))
+    return splitter
+
+
+def debounce_timer(parent: QObject, interval_ms: int, slot: Callable[[], None]) -> QTimer:
+    """A single-shot timer calling ``slot``; each ``start()`` restarts it (so edits coalesce)."""
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(interval_ms)
+    timer.timeout.connect(slot)
+    return timer
 
 
 class Card(QFrame):

@@ -8,6 +8,9 @@ column with its task, activation and loss weight.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import cast
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
@@ -30,20 +33,43 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.spec import HeadSpec, LayerSpec, OutputSpec
+from ftstudio.spec import (
+    HeadSpec,
+    LayerSpec,
+    LayerType,
+    OutputActivation,
+    OutputSpec,
+    Pooling,
+    Task,
+)
+from ftstudio.ui.choices import fitting_activation, spec_values
 
 __all__ = ["ACTIVATIONS", "HeadBuilder", "describe_layer"]
 
 ACTIVATIONS = ["relu", "gelu", "silu", "tanh", "sigmoid", "elu", "selu", "linear"]
-POOLINGS = {
+"""Suggestions of the (editable) activation box of a Dense layer."""
+POOLINGS: dict[str, list[str]] = {
     "text": ["auto", "pooled", "cls", "mean"],
     "image": ["auto", "avg", "max", "flatten"],
     "tabular": ["auto"],
-    "": ["auto", "pooled", "cls", "mean", "avg", "max", "flatten"],
+    "": spec_values(Pooling),
 }
+"""The poolings that make sense per data kind ("": not known yet: every one the spec has)."""
 DATA_LABEL = "(default)"
-TASKS = [("classes", "classification"), ("number", "regression")]
-"""How the outputs table shows the tasks (display text, spec value)."""
+TASK_LABELS: dict[str, str] = {"classification": "classes", "regression": "number"}
+"""How the outputs table shows the spec's tasks."""
+TASKS = [(TASK_LABELS.get(value, value), value) for value in spec_values(Task)]
+"""The tasks an output offers: (display text, spec value)."""
+OUTPUT_ACTIVATIONS = spec_values(OutputActivation)
+LAYER_BUTTONS: dict[str, str] = {"dense": "+ Dense", "dropout": "+ Dropout",
+                                 "batch_norm": "+ BatchNorm"}
+"""The head layer types the builder adds, with their button texts (keys: the spec's types)."""
+LAYER_DEFAULTS: dict[str, LayerSpec] = {
+    "dense": LayerSpec(type="dense", units=128, activation="relu"),
+    "dropout": LayerSpec(type="dropout", rate=0.2),
+    "batch_norm": LayerSpec(type="batch_norm"),
+}
+"""The layer each button adds."""
 
 
 def describe_layer(layer: LayerSpec) -> str:
@@ -75,6 +101,28 @@ class HeadBuilder(QWidget):
         self.columns: list[str] = []
         self._updating = False
 
+        top = self._build_top_row()
+        buttons = self._build_layer_list()
+        self._build_editor()
+        out_buttons = self._build_outputs_table()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        lay.addLayout(top)
+        title = QLabel("Layers")
+        title.setObjectName("sectionTitle")
+        lay.addWidget(title)
+        lay.addWidget(self.layer_list)
+        lay.addLayout(buttons)
+        lay.addWidget(self.editor)
+        title2 = QLabel("Outputs")
+        title2.setObjectName("sectionTitle")
+        lay.addWidget(title2)
+        lay.addWidget(self.outputs)
+        lay.addLayout(out_buttons)
+        self._connect_edits()
+
+    def _build_top_row(self) -> QHBoxLayout:
         self.pooling = QComboBox()
         self.pooling.setToolTip("How the backbone's output becomes one feature vector")
         self.input_dropout = QDoubleSpinBox()
@@ -87,15 +135,18 @@ class HeadBuilder(QWidget):
         top.addSpacing(8)
         top.addWidget(QLabel("Input dropout"))
         top.addWidget(self.input_dropout)
+        return top
 
-        # ---- layers
+    def _build_layer_list(self) -> QHBoxLayout:
         self.layer_list = QListWidget()
         self.layer_list.setObjectName("headLayers")
         self.layer_list.setMinimumHeight(70)
         self.layer_list.setMaximumHeight(104)
-        self.add_dense_btn = QPushButton("+ Dense")
-        self.add_dropout_btn = QPushButton("+ Dropout")
-        self.add_bn_btn = QPushButton("+ BatchNorm")
+        self.add_buttons: dict[str, QPushButton] = {}
+        for layer_type in spec_values(LayerType):
+            button = QPushButton(LAYER_BUTTONS.get(layer_type, f"+ {layer_type}"))
+            button.setProperty("layerType", layer_type)
+            self.add_buttons[layer_type] = button
         self.up_btn = QToolButton()
         self.up_btn.setText("↑")
         self.up_btn.setToolTip("Move the layer up")
@@ -107,13 +158,15 @@ class HeadBuilder(QWidget):
         self.remove_btn.setToolTip("Remove the layer")
         buttons = QHBoxLayout()
         buttons.setSpacing(4)
-        for b in (self.add_dense_btn, self.add_dropout_btn, self.add_bn_btn):
-            buttons.addWidget(b)
+        for button in self.add_buttons.values():
+            buttons.addWidget(button)
         buttons.addStretch(1)
         for tool in (self.up_btn, self.down_btn, self.remove_btn):
             buttons.addWidget(tool)
+        return buttons
 
-        # ---- editor of the selected layer
+    def _build_editor(self) -> None:
+        """The editor of the selected layer: one stacked page per layer type."""
         self.units = QSpinBox()
         self.units.setRange(1, 65536)
         self.activation = QComboBox()
@@ -159,7 +212,7 @@ class HeadBuilder(QWidget):
             self.editor.addWidget(w)
         self.editor.setFixedHeight(62)
 
-        # ---- outputs
+    def _build_outputs_table(self) -> QHBoxLayout:
         self.outputs = QTableWidget(0, 5)
         self.outputs.setObjectName("headOutputs")
         self.outputs.setHorizontalHeaderLabels(["Output", "Label", "Task", "Activ.", "Weight"])
@@ -194,26 +247,11 @@ class HeadBuilder(QWidget):
         out_buttons.addWidget(self.add_output_btn)
         out_buttons.addWidget(self.remove_output_btn)
         out_buttons.addStretch(1)
+        return out_buttons
 
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(6)
-        lay.addLayout(top)
-        title = QLabel("Layers")
-        title.setObjectName("sectionTitle")
-        lay.addWidget(title)
-        lay.addWidget(self.layer_list)
-        lay.addLayout(buttons)
-        lay.addWidget(self.editor)
-        title2 = QLabel("Outputs")
-        title2.setObjectName("sectionTitle")
-        lay.addWidget(title2)
-        lay.addWidget(self.outputs)
-        lay.addLayout(out_buttons)
-
-        self.add_dense_btn.clicked.connect(self.add_dense)
-        self.add_dropout_btn.clicked.connect(self.add_dropout)
-        self.add_bn_btn.clicked.connect(self.add_batch_norm)
+    def _connect_edits(self) -> None:
+        for button in self.add_buttons.values():
+            button.clicked.connect(self._on_add_clicked)
         self.up_btn.clicked.connect(self.move_up)
         self.down_btn.clicked.connect(self.move_down)
         self.remove_btn.clicked.connect(self.remove_layer)
@@ -276,7 +314,7 @@ class HeadBuilder(QWidget):
             task.setToolTip("classes: classification; number: regression")
             task.currentTextChanged.connect(self._on_outputs_edited)
             act = QComboBox()
-            act.addItems(["auto", "softmax", "sigmoid", "linear"])
+            act.addItems(OUTPUT_ACTIVATIONS)
             act.setCurrentText(out.activation)
             act.currentTextChanged.connect(self._on_outputs_edited)
             weight = QLineEdit(f"{out.loss_weight:g}")
@@ -292,21 +330,20 @@ class HeadBuilder(QWidget):
 
     # --------------------------------------------------------------- layers
     @Slot()
-    def add_dense(self) -> None:
-        """Append a Dense layer (128 units, ReLU)."""
-        self._insert(LayerSpec(type="dense", units=128, activation="relu"))
+    def _on_add_clicked(self) -> None:
+        button = self.sender()
+        if isinstance(button, QPushButton):
+            self.add_layer(str(button.property("layerType")))
 
-    @Slot()
-    def add_dropout(self) -> None:
-        """Append a Dropout layer (rate 0.2)."""
-        self._insert(LayerSpec(type="dropout", rate=0.2))
+    def add_layer(self, layer_type: str) -> None:
+        """Insert a layer of ``layer_type`` after the selected one (at the end when none is).
 
-    @Slot()
-    def add_batch_norm(self) -> None:
-        """Append a BatchNormalization layer."""
-        self._insert(LayerSpec(type="batch_norm"))
-
-    def _insert(self, layer: LayerSpec) -> None:
+        The new layer has the :data:`LAYER_DEFAULTS` settings (Dense: 128 units, ReLU;
+        Dropout: rate 0.2).
+        """
+        default = LAYER_DEFAULTS.get(layer_type)
+        layer = dataclasses.replace(default) if default is not None else \
+            LayerSpec(type=cast(LayerType, layer_type))
         row = self.layer_list.currentRow()
         at = row + 1 if row >= 0 else len(self.head.layers)
         self.head.layers.insert(at, layer)
@@ -437,12 +474,8 @@ class HeadBuilder(QWidget):
             text = label.currentText()
             out.label_column = None if text == DATA_LABEL else text
             out.task = task.currentData()
-            activation = act.currentText()
-            if out.task == "regression" and activation in ("softmax", "sigmoid"):
-                activation = "auto"
-            if out.task == "classification" and activation == "linear":
-                activation = "auto"
-            out.activation = activation  # type: ignore[assignment]
+            activation = cast(OutputActivation, act.currentText())  # the combo lists them
+            out.activation = fitting_activation(out.task, activation)
             try:
                 out.loss_weight = max(0.0, float(weight.text()))
             except ValueError:

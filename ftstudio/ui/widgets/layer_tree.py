@@ -21,27 +21,15 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from ftstudio.bridge.types import LayerRow
+from ftstudio.formatting import format_params
 
-__all__ = ["COLUMNS", "LayerTreeModel", "format_params"]
+__all__ = ["COLUMNS", "LayerTreeModel"]
 
 COLUMNS = ("Layer", "Trainable", "Type", "Output shape", "Params")
 COL_NAME, COL_TRAINABLE, COL_TYPE, COL_SHAPE, COL_PARAMS = range(5)
 HEAD_GROUP = "Head"
 
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def format_params(n: int) -> str:
-    """``22_713_216`` -> ``'22.7M'``; ``1_536`` -> ``'1.5K'``; ``12`` -> ``'12'``."""
-    if n >= 1_000_000_000:
-        return f"{n / 1e9:.2f}B"
-    if n >= 10_000_000:
-        return f"{n / 1e6:.1f}M"
-    if n >= 1_000_000:
-        return f"{n / 1e6:.2f}M"
-    if n >= 1_000:
-        return f"{n / 1e3:.1f}K"
-    return str(n)
 
 
 def is_batch_norm(row: LayerRow) -> bool:

@@ -7,47 +7,32 @@ import json
 import socket
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from ftstudio.cli_library import add_parsers
-
-
-def _cli(argv: list[str]) -> int:
-    from ftstudio.cli import main
-
-    return main(argv)
+from ftstudio.cli import main as _cli
+from ftstudio.cli import models, pretrain
+from tests.helpers.specs import pretrain_spec_data, write_json, write_numeric_csv
 
 
 @pytest.fixture()
 def tiny_model(tmp_path: Path) -> Path:
-    import keras
+    from tests.helpers.models import save_model, tiny_image_classifier
 
-    inp = keras.Input((8, 8, 3), name="pixels")
-    x = keras.layers.Conv2D(2, 3, name="conv")(inp)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    out = keras.layers.Dense(2, activation="softmax", name="probs")(x)
-    path = tmp_path / "tiny.keras"
-    keras.Model(inp, out).save(path)
-    return path
+    return save_model(tiny_image_classifier(size=8, classes=2), tmp_path / "tiny.keras")
 
 
 @pytest.fixture()
 def pretrain_spec(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    rows = rng.normal(size=(30, 3))
-    (tmp_path / "rows.csv").write_text("x,y,z\n" + "\n".join(
-        ",".join(f"{v:.3f}" for v in r) for r in rows) + "\n")
-    spec = {"name": "cli-pretrain", "data": {"path": "rows.csv"}, "encoder_units": [4],
-            "latent_dim": 2, "epochs": 2, "batch_size": 8, "save_as": "cli-enc"}
-    path = tmp_path / "pretrain.json"
-    path.write_text(json.dumps(spec))
-    return path
+    write_numeric_csv(tmp_path / "rows.csv", rows=30, columns=("x", "y", "z"))
+    spec = pretrain_spec_data("rows.csv", name="cli-pretrain", save_as="cli-enc")
+    return write_json(tmp_path / "pretrain.json", spec)
 
 
 def test_add_parsers_registers_models_and_pretrain() -> None:
     parser = argparse.ArgumentParser()
-    add_parsers(parser.add_subparsers(dest="cmd"))
+    subparsers = parser.add_subparsers(dest="cmd")
+    models.register(subparsers)
+    pretrain.register(subparsers)
     args = parser.parse_args(["models", "import", "x.h5", "--name", "n", "--submodel", "s",
                               "--cut-layer", "c"])
     assert (args.path, args.name, args.submodel, args.cut_layer) == ("x.h5", "n", "s", "c")

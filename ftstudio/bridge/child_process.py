@@ -1,0 +1,441 @@
+"""Long engine calls (training, pretraining) in a child process, driven from a job's QThread.
+
+Why a process: Keras' ``fit`` loop runs Python for every batch, and in the window's process that
+Python competes for the GIL with the GUI thread. Measured (benchmarks/ui_stall.py), training in
+a thread of the window stalled the UI for 100–400 ms at a time and made training 10–50 % slower
+than the CLI. In a child process the engine has an interpreter to itself, exactly as the CLI
+does. ``FTSTUDIO_TRAIN_IN_THREAD=1`` (:func:`ftstudio.config.jobs_in_thread`) runs the same
+calls in the calling thread instead, for debugging.
+
+How: :func:`run_call` (called by a :class:`~ftstudio.bridge.jobs.Job` on its QThread) sends the
+name of an allow-listed call (:data:`CHILD_CALLS`) and its picklable arguments to a child Python
+process and relays the child's reporter calls to the job's reporter (a
+:class:`~ftstudio.bridge.qt_reporter.QtReporter` turns them into throttled signals). Stop goes the
+other way: once the reporter is asked to stop, the child's reporter answers ``should_stop()``
+with True after the current batch. The child returns a typed result of
+:mod:`ftstudio.bridge.types`; an exception in the child is rebuilt here (:func:`rebuild_error`):
+an :class:`~ftstudio.errors.FtStudioError` as the same class with the same message, anything
+else as a bug; both carry the child's traceback as their cause.
+
+A child is started in advance (:func:`prewarm`, once the engine has loaded) so the next job does
+not wait for TensorFlow to import; every job gets a fresh process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import builtins
+import importlib
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from ftstudio import config, errors
+
+__all__ = ["CHILD_CALLS", "prewarm", "rebuild_error", "run_call", "run_in_child", "shutdown"]
+
+CHILD_CALLS: dict[str, str] = {
+    "train": "ftstudio.bridge.long_calls:run_training",
+    "pretrain": "ftstudio.bridge.long_calls:run_pretraining",
+}
+"""The calls a child may run: name -> ``module:function``. Each function takes its arguments
+and a ``reporter`` keyword and returns a picklable result (a dataclass of bridge.types)."""
+
+_WARM_MODULES = ("ftstudio.engine.training", "ftstudio.engine.autoencoder",
+                 "ftstudio.engine.backbones", "ftstudio.engine.heads",
+                 "ftstudio.engine.freezing", "ftstudio.engine.data")
+"""Imported by a waiting child, so that a prewarmed child starts its job at once."""
+
+_RELAYED = frozenset({"status", "warning", "progress", "train_begin", "epoch_end", "train_end",
+                      "preview"})
+"""Reporter methods a child may call on the parent's reporter (``preview`` is optional)."""
+
+_FLUSH_SECONDS = 0.05
+_POLL_SECONDS = 0.05
+
+
+def resolve_call(name: str) -> Callable[..., Any]:
+    """Return the function of the allow-listed call ``name``.
+
+    Raises:
+        ValueError: ``name`` is not in :data:`CHILD_CALLS`.
+    """
+    try:
+        target = CHILD_CALLS[name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a call a job child may run") from None
+    module, _, function = target.partition(":")
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return fn
+
+
+# ============================================================== the child side
+class _PipeReporter:
+    """The Reporter the engine sees in the child: forwards calls through the pipe.
+
+    Batch results are sent in chunks (at most every 50 ms); everything else at once.
+    ``should_stop`` reads a pending "stop" message without blocking.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._stop = False
+        self._batches: list[tuple[int, dict[str, float]]] = []
+        self._last_flush = time.monotonic()
+
+    def _send(self, name: str, *args: Any) -> None:
+        self.flush()
+        self.conn.send(("call", name, args))
+
+    def flush(self) -> None:
+        """Send the batches buffered so far."""
+        if self._batches:
+            chunk, self._batches = self._batches, []
+            self.conn.send(("batches", chunk))
+        self._last_flush = time.monotonic()
+
+    def status(self, text: str) -> None:  # noqa: D102
+        self._send("status", text)
+
+    def warning(self, text: str) -> None:  # noqa: D102
+        self._send("warning", text)
+
+    def progress(self, done: float, total: float | None) -> None:  # noqa: D102
+        self._send("progress", done, total)
+
+    def train_begin(self, info: dict[str, Any]) -> None:  # noqa: D102
+        self._send("train_begin", dict(info))
+
+    def batch_end(self, step: int, logs: dict[str, float]) -> None:  # noqa: D102
+        self._batches.append((int(step), dict(logs)))
+        if time.monotonic() - self._last_flush >= _FLUSH_SECONDS:
+            self.flush()
+
+    def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:  # noqa: D102
+        self._send("epoch_end", epoch, dict(logs))
+
+    def train_end(self, logs: dict[str, Any]) -> None:  # noqa: D102
+        self._send("train_end", dict(logs))
+
+    def preview(self, path: str) -> None:
+        """A preview image (pretraining's reconstructions) was written to ``path``."""
+        self._send("preview", str(path))
+
+    def request_stop(self) -> None:  # noqa: D102
+        self._stop = True
+
+    def should_stop(self) -> bool:  # noqa: D102
+        while not self._stop and self.conn.poll():
+            if self.conn.recv() == ("stop",):
+                self._stop = True
+        return self._stop
+
+
+def _child_main(conn: Connection) -> None:
+    """The child process: import the engine, wait for one call, run it, report, exit."""
+    config.quiet_tensorflow_logs()
+    nice = config.job_child_nice()
+    if nice > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(nice)
+        except OSError:  # pragma: no cover - not allowed: run at normal priority
+            pass
+    try:
+        from ftstudio.engine.runtime import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+        for module in _WARM_MODULES:
+            importlib.import_module(module)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        _send_error(conn, exc)
+        return
+    conn.send(("ready",))
+    try:
+        message = conn.recv()
+    except (EOFError, OSError):
+        return
+    if not message or message[0] != "run":
+        return
+    _, name, args, kwargs = message
+    reporter = _PipeReporter(conn)
+    try:
+        result = resolve_call(name)(*args, reporter=reporter, **kwargs)
+        reporter.flush()
+        conn.send(("result", result))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        _send_error(conn, exc)
+    finally:
+        conn.close()
+
+
+def _send_error(conn: Connection, exc: BaseException) -> None:
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    classes = [cls.__name__ for cls in type(exc).__mro__]
+    plain = all(isinstance(a, str | int | float | bool | None) for a in exc.args)
+    args = tuple(exc.args) if plain else (str(exc),)
+    try:
+        conn.send(("error", classes, str(exc), detail, args))
+    except (OSError, ValueError):  # pragma: no cover - the parent is gone
+        pass
+
+
+def child_entry(fd: int) -> None:
+    """Entry point of a child started with a socket on file descriptor ``fd``."""
+    _child_main(Connection(fd))
+
+
+# ============================================================= the parent side
+def rebuild_error(classes: list[str], message: str, detail: str,
+                  args: tuple[Any, ...] | None = None) -> BaseException:
+    """Rebuild an exception raised in the child from its class names (most derived first).
+
+    An :class:`~ftstudio.errors.FtStudioError` comes back as the most derived class of
+    :mod:`ftstudio.errors` it is, with the same message; a built-in exception as itself (with
+    ``args`` when given); anything else as a ``RuntimeError`` naming the child's class. The
+    child's traceback is the cause (``__cause__``), so ``--debug`` and the error dialog's
+    details show it.
+
+    Args:
+        classes: the names of the exception's classes, its own first (``__mro__``).
+        message: ``str(exc)``.
+        detail: the child's formatted traceback.
+        args: the exception's ``args`` (plain values only).
+    """
+    rebuilt: BaseException | None = None
+    for name in classes:
+        cls = getattr(errors, name, None)
+        if isinstance(cls, type) and issubclass(cls, errors.FtStudioError):
+            rebuilt = cls(message)
+            break
+    if rebuilt is None:
+        cls = getattr(builtins, classes[0], None) if classes else None
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            try:
+                rebuilt = cls(*(args if args is not None else (message,)))
+            except TypeError:  # a built-in that needs more arguments
+                rebuilt = None
+    if rebuilt is None:
+        kind = classes[0] if classes else "Exception"
+        rebuilt = RuntimeError(f"{kind}: {message}" if message else kind)
+    # the stdlib's own idea (multiprocessing.pool): the remote traceback as the cause
+    rebuilt.__cause__ = RuntimeError(f"in the job process:\n{detail}")
+    return rebuilt
+
+
+class _Child:
+    """A started child process and our end of its pipe.
+
+    On POSIX the child is ``python -c "…child_entry(FD)"`` with one end of a socket pair
+    (nothing of the parent's ``__main__`` is re-imported, so any script may open the window).
+    Frozen apps and Windows use ``multiprocessing`` *spawn* instead, which needs
+    ``multiprocessing.freeze_support()`` at the start of the frozen app's main.
+    """
+
+    def __init__(self) -> None:
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.process: Any = None
+        if os.name == "posix" and not getattr(sys, "frozen", False):
+            parent_sock, child_sock = socket.socketpair()
+            code = ("import sys; from ftstudio.bridge.child_process import child_entry; "
+                    "child_entry(int(sys.argv[1]))")
+            env = dict(os.environ)
+            root = str(Path(__file__).resolve().parents[2])
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+            self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+                [sys.executable, "-c", code, str(child_sock.fileno())],
+                pass_fds=(child_sock.fileno(),), env=env, stdin=subprocess.DEVNULL)
+            child_sock.close()
+            self.conn = Connection(parent_sock.detach())
+        else:  # pragma: no cover - exercised on Windows / in the frozen app
+            ctx = multiprocessing.get_context("spawn")
+            self.conn, child_conn = ctx.Pipe(duplex=True)
+            self.process = ctx.Process(target=_child_main, args=(child_conn,),
+                                       name="ftstudio-job", daemon=False)
+            self.process.start()
+            child_conn.close()
+
+    def alive(self) -> bool:
+        """True while the child runs."""
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return bool(self.process.is_alive())
+
+    @property
+    def exitcode(self) -> int | None:
+        """The child's exit code (``None`` while it runs)."""
+        if self.popen is not None:
+            return self.popen.poll()
+        return self.process.exitcode  # type: ignore[no-any-return]
+
+    def terminate(self) -> None:
+        """End an idle child at once."""
+        try:
+            self.conn.close()
+        except OSError:  # pragma: no cover
+            pass
+        if self.popen is not None:
+            if self.popen.poll() is None:
+                self.popen.terminate()
+            self.popen.wait(10)
+        else:  # pragma: no cover
+            self.process.terminate()
+            self.process.join(10)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close our end of the pipe (an idle child exits) and wait for the child."""
+        try:
+            self.conn.close()
+        except OSError:  # pragma: no cover
+            pass
+        if self.popen is not None:
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:  # pragma: no cover - stuck importing
+                self.popen.terminate()
+                self.popen.wait(timeout)
+            return
+        self.process.join(timeout)  # pragma: no cover
+        if self.process.is_alive():  # pragma: no cover
+            self.process.terminate()
+            self.process.join(timeout)
+
+
+_lock = threading.Lock()
+_warm: _Child | None = None
+
+
+def prewarm() -> None:
+    """Start a child that imports TensorFlow now, so the next job starts at once."""
+    global _warm
+    with _lock:
+        if _warm is None or not _warm.alive():
+            _warm = _Child()
+
+
+def shutdown() -> None:
+    """End the idle child, if any (on quit and in test teardown).
+
+    An idle child holds no user data (it only imported TensorFlow), so it is terminated
+    rather than waited for.
+    """
+    global _warm
+    with _lock:
+        child, _warm = _warm, None
+    if child is not None:
+        child.terminate()
+
+
+atexit.register(shutdown)  # before multiprocessing joins its children at exit
+
+
+def _take_child() -> _Child:
+    global _warm
+    with _lock:
+        child, _warm = _warm, None
+    if child is None or not child.alive():
+        child = _Child()
+    return child
+
+
+def run_call(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
+    """Run the allow-listed call ``name`` for a job: in a child process, or in this thread.
+
+    The child is the default; ``FTSTUDIO_TRAIN_IN_THREAD=1`` runs the call in the calling
+    thread (the same function, the same reporter). Blocks until the call ends.
+
+    Args:
+        name: a key of :data:`CHILD_CALLS`.
+        *args: its picklable arguments.
+        reporter: receives the call's reports; ``reporter.request_stop()`` stops it.
+        **kwargs: its picklable keyword arguments.
+
+    Returns:
+        The call's result.
+    """
+    if config.jobs_in_thread():
+        return resolve_call(name)(*args, reporter=reporter, **kwargs)
+    return run_in_child(name, *args, reporter=reporter, **kwargs)
+
+
+def run_in_child(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
+    """Run the allow-listed call ``name`` in a child process; relay its reports to ``reporter``.
+
+    Blocks until the call ends (call it from a worker thread). ``reporter.request_stop()``
+    stops the child after its current batch.
+
+    Raises:
+        FtStudioError: the call's user errors, rebuilt with their class and message.
+        RuntimeError: the child died without a result, or a bug in the child.
+    """
+    resolve_call(name)  # refuse an unknown call before starting anything
+    child = _take_child()
+    if not child.conn.poll(0):
+        reporter.status("Starting the background process (loading TensorFlow)…")
+    try:
+        outcome = _relay(child.conn, child.alive, reporter, ("run", name, args, kwargs))
+    finally:
+        child.close(timeout=30.0)
+    kind, *payload = outcome
+    if kind == "result":
+        return payload[0]
+    if kind == "error":
+        raise rebuild_error(*payload)
+    raise RuntimeError(f"the job process ended without a result (exit code {child.exitcode}); "
+                       "it may have run out of memory")
+
+
+def _relay(conn: Connection, alive: Callable[[], bool], reporter: Any,
+           job: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Send ``job`` once the child is ready, relay its reports; return its last message.
+
+    Returns:
+        ``("result", value)``, ``("error", classes, message, detail, args)`` or ``("gone",)``.
+    """
+    sent = stop_sent = False
+    while True:
+        if sent and not stop_sent and reporter.should_stop():
+            try:
+                conn.send(("stop",))
+            except OSError:
+                pass
+            stop_sent = True
+        try:
+            if not conn.poll(_POLL_SECONDS):
+                # drain whatever a child sent before it ended
+                if not alive() and not conn.poll(0):
+                    return ("gone",)
+                continue
+            message = conn.recv()
+        except (EOFError, OSError):
+            return ("gone",)
+        kind = message[0]
+        if kind == "ready":
+            if reporter.should_stop():
+                raise errors.CancelledError("stopped before the job started")
+            conn.send(job)
+            sent = True
+        elif kind == "batches":
+            for step, logs in message[1]:
+                reporter.batch_end(step, logs)
+        elif kind == "call":
+            _relay_call(reporter, message[1], message[2])
+        elif kind in ("result", "error"):
+            return tuple(message)
+
+
+def _relay_call(reporter: Any, name: str, args: tuple[Any, ...]) -> None:
+    if name not in _RELAYED:
+        raise RuntimeError(f"the job process sent an unknown report {name!r}")
+    method = getattr(reporter, name, None)
+    if method is None and name == "preview":
+        return  # a reporter without previews (the CLI's, a test's) just skips them
+    method(*args)  # type: ignore[misc]

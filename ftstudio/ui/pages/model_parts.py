@@ -1,0 +1,296 @@
+"""Parts of the Model page: the backbone picker, the layer tree card and the model summary.
+
+The parts show what the page gives them; the page owns the spec, the choices and the builds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTreeView,
+    QWidget,
+)
+
+from ftstudio.bridge.types import BackboneChoice, ModelDescription
+from ftstudio.formatting import format_params
+from ftstudio.spec import ExperimentSpec, FreezeMode
+from ftstudio.ui.widgets.common import Card
+from ftstudio.ui.widgets.layer_tree import (
+    COL_NAME,
+    COL_PARAMS,
+    COL_SHAPE,
+    COL_TRAINABLE,
+    COL_TYPE,
+    LayerTreeModel,
+)
+
+__all__ = ["FREEZE_SUMMARIES", "BackboneCard", "LayersCard", "model_summary_html",
+           "same_backbone", "summary_table"]
+
+FREEZE_SUMMARIES: dict[FreezeMode, str] = {
+    "all": "frozen", "none": "fully fine-tuned", "last_n": "top {last_n} blocks fine-tuned",
+    "layers": "chosen layers fine-tuned"}
+"""How the summary says what a freeze mode does to the backbone."""
+
+
+def same_backbone(choice: BackboneChoice, source: str, name: str | None,
+                  path: str | None) -> bool:
+    """Whether a picker entry is the spec's current backbone."""
+    if choice.source == "none" or source == "none":
+        return choice.source == source
+    if not (choice.name or choice.path):
+        return choice.source == source and not (name or path)
+    if choice.name and name:
+        return choice.name.lower() == name.lower()
+    if choice.path and path:
+        return Path(choice.path) == Path(path)
+    return False
+
+
+class BackboneCard(Card):
+    """The backbone picker (grouped, entries that do not fit the data greyed out)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Backbone", parent)
+        self.combo = QComboBox()
+        self.combo.setObjectName("backboneCombo")
+        self.combo.setMinimumWidth(260)
+        self.browse_btn = QPushButton("Local model…")
+        self.browse_btn.setToolTip("A .keras / .h5 model file, or a keras-hub / Hugging Face "
+                                   "model folder")
+        self.seq_len = QSpinBox()
+        self.seq_len.setRange(8, 4096)
+        self.seq_len.setSingleStep(16)
+        self.seq_len.setToolTip("Tokens per text (longer texts are cut)")
+        self.seq_label = QLabel("Tokens")
+        self.description = QLabel("")
+        self.description.setObjectName("muted")
+        self.description.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.combo, 3)
+        row.addWidget(self.browse_btn)
+        row.addSpacing(12)
+        row.addWidget(self.seq_label)
+        row.addWidget(self.seq_len)
+        self.body.addLayout(row)
+        self.body.addWidget(self.description)
+
+    def fill(self, choices: list[BackboneChoice], spec: ExperimentSpec) -> None:
+        """List ``choices`` by group and select the spec's backbone.
+
+        A backbone the spec names that no choice matches is listed first ("This project").
+        """
+        modality = spec.modality
+        b = spec.backbone
+        combo = self.combo
+        combo.clear()
+        entries = list(choices)
+        if not any(same_backbone(c, b.source, b.name, b.path) for c in entries) and \
+                (b.name or b.path):
+            entries.insert(0, BackboneChoice(
+                label=b.name or Path(str(b.path)).name, source=b.source, name=b.name,
+                path=b.path, description=b.path or b.name or "", group="This project"))
+        current = -1
+        group = None
+        for choice in entries:
+            if choice.group != group:
+                group = choice.group
+                self._add_group_title(group)
+            fits = not choice.modality or choice.modality == modality or (
+                modality == "tabular" and choice.source == "none")
+            combo.addItem(choice.label, choice)
+            idx = combo.count() - 1
+            combo.setItemData(idx, choice.description, Qt.ItemDataRole.ToolTipRole)
+            if not fits:
+                combo.model().item(idx).setEnabled(False)  # type: ignore[attr-defined]
+            if same_backbone(choice, b.source, b.name, b.path):
+                current = idx
+        if current >= 0:
+            combo.setCurrentIndex(current)
+
+    def _add_group_title(self, group: str) -> None:
+        combo = self.combo
+        if combo.count():
+            combo.insertSeparator(combo.count())
+        combo.addItem(f"— {group} —")
+        item = combo.model().item(combo.count() - 1)  # type: ignore[attr-defined]
+        item.setEnabled(False)
+
+    def current_choice(self) -> BackboneChoice | None:
+        """The picked entry (None on a group title)."""
+        choice = self.combo.currentData()
+        return choice if isinstance(choice, BackboneChoice) else None
+
+
+class LayersCard(Card):
+    """The layer tree with its trainable boxes, bulk freeze actions, a filter and the count."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Layers", parent)
+        self.tree_model = LayerTreeModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.tree_model)
+        self.proxy.setRecursiveFilteringEnabled(True)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(COL_NAME)
+        self._build_tree()
+        tools = self._build_tools()
+        self.trainable_label = QLabel("")
+        self.trainable_label.setObjectName("trainableCount")
+        self.build_state = QLabel("")
+        self.build_state.setObjectName("muted")
+        self.build_state.setWordWrap(True)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter layers…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMaximumWidth(170)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.trainable_label, 1)
+        bottom.addWidget(self.filter_edit)
+        self.body.addLayout(tools)
+        self.body.addWidget(self.build_state)
+        self.body.addWidget(self.tree, 1)
+        self.body.addLayout(bottom)
+        self.freeze_all_btn.clicked.connect(self.tree_model.freeze_all)
+        self.unfreeze_all_btn.clicked.connect(self.tree_model.unfreeze_all)
+        self.unfreeze_last_btn.clicked.connect(self._unfreeze_last)
+        self.filter_edit.textChanged.connect(self._on_filter)
+
+    def _build_tree(self) -> None:
+        self.tree = QTreeView()
+        self.tree.setObjectName("layerTree")
+        self.tree.setModel(self.proxy)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setIndentation(14)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tree.setAlternatingRowColors(True)
+        hh = self.tree.header()
+        hh.setStretchLastSection(False)
+        hh.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((COL_TRAINABLE, 76), (COL_TYPE, 104), (COL_SHAPE, 96),
+                           (COL_PARAMS, 66)):
+            hh.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            self.tree.setColumnWidth(col, width)
+
+    def _build_tools(self) -> QHBoxLayout:
+        self.freeze_all_btn = QPushButton("Freeze all")
+        self.freeze_all_btn.setToolTip("Train only the head (a linear probe): fastest, needs "
+                                       "least data")
+        self.unfreeze_all_btn = QPushButton("Unfreeze all")
+        self.unfreeze_all_btn.setToolTip("Fine-tune every layer (use a small learning rate)")
+        self.last_n = QSpinBox()
+        self.last_n.setRange(0, 999)
+        self.last_n.setValue(2)
+        self.last_n.setPrefix("last ")
+        self.last_n.setSuffix(" blocks")
+        self.unfreeze_last_btn = QPushButton("Unfreeze")
+        self.unfreeze_last_btn.setToolTip("Fine-tune only the top blocks of the backbone")
+        tools = QHBoxLayout()
+        tools.setSpacing(6)
+        tools.addWidget(self.freeze_all_btn)
+        tools.addWidget(self.unfreeze_all_btn)
+        tools.addSpacing(8)
+        tools.addWidget(self.unfreeze_last_btn)
+        tools.addWidget(self.last_n)
+        tools.addStretch(1)
+        return tools
+
+    def set_bulk_actions_enabled(self, enabled: bool) -> None:
+        """Enable the freeze buttons (there is nothing to freeze without a backbone)."""
+        for w in (self.freeze_all_btn, self.unfreeze_all_btn, self.unfreeze_last_btn,
+                  self.last_n):
+            w.setEnabled(enabled)
+
+    def show_built(self, desc: ModelDescription, mode: str, last_n: int) -> None:
+        """Show a freshly built model's layers under the spec's freeze settings."""
+        self.tree_model.set_layers(desc.layers, desc.blocks, desc.total_params)
+        self.tree_model.set_mode(mode, last_n)
+        n_blocks = len(desc.blocks)
+        self.last_n.setMaximum(max(0, n_blocks))
+        self.last_n.setValue(min(n_blocks, last_n if mode == "last_n" else max(1, last_n)))
+        self.tree.expandToDepth(0)
+        self.build_state.setVisible(False)
+
+    def show_build_state(self, text: str) -> None:
+        """Say why there is no model (yet) above the tree."""
+        self.build_state.setText(text)
+        self.build_state.setVisible(True)
+
+    def show_trainable(self, trainable: int, total: int) -> None:
+        """Show the trainable share of the parameters."""
+        if total <= 0:
+            self.trainable_label.setText("")
+            return
+        share = 100.0 * trainable / total
+        self.trainable_label.setText(
+            f"<b>{trainable:,}</b> of {total:,} parameters trainable ({share:.1f} %)")
+
+    @Slot()
+    def _unfreeze_last(self) -> None:
+        self.tree_model.unfreeze_last(self.last_n.value())
+
+    @Slot(str)
+    def _on_filter(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text)
+        if text:
+            self.tree.expandAll()
+
+
+def model_summary_html(spec: ExperimentSpec, backbone_label: str, head_lines: list[str],
+                       desc: ModelDescription | None, trainable: int) -> str:
+    """The Summary tab: input, backbone and freezing, pooling, head, outputs, parameters.
+
+    Args:
+        spec: the experiment.
+        backbone_label: what the picker shows for the backbone.
+        head_lines: the head's layers in a few words each.
+        desc: the built model, if it was built.
+        trainable: trainable parameters under the current freeze settings.
+    """
+    parts = []
+    inp = {"text": f"text ({spec.backbone.sequence_length} tokens)", "image": "image",
+           "tabular": f"{len(spec.data.feature_columns or [])} numeric features"}[spec.modality]
+    parts.append(f"<b>Input</b> {inp}")
+    if spec.backbone.source != "none":
+        label = backbone_label or (spec.backbone.name or "backbone")
+        freeze = FREEZE_SUMMARIES[spec.freeze.mode].format(last_n=spec.freeze.last_n)
+        parts.append(f"<b>Backbone</b> {label} — {freeze}")
+        parts.append(f"<b>Pooling</b> {spec.head.pooling}")
+    parts.append("<b>Head</b> " + (" → ".join(head_lines) if head_lines else "none (linear)"))
+    sizes = desc.output_sizes if desc else {}
+    outs = []
+    for out, col in zip(spec.head.outputs, spec.label_columns(), strict=True):
+        n = sizes.get(out.name)
+        what = (f"{n} classes" if n else "classes") if out.task == "classification" \
+            else "a number"
+        outs.append(f"{out.name} ← '{col}' ({what})")
+    parts.append("<b>Outputs</b> " + "; ".join(outs))
+    if desc is not None:
+        parts.append(f"<b>Parameters</b> {format_params(desc.total_params)} "
+                     f"total, {format_params(trainable)} trainable")
+    return "<br>".join(parts)
+
+
+def summary_table(desc: ModelDescription | None) -> str:
+    """Return a fixed-width table of the layers (what ``model.summary()`` prints)."""
+    if desc is None:
+        return "The model has not been built yet."
+    lines = [f"{'Layer':<44} {'Type':<26} {'Output shape':<24} {'Params':>12}  Trainable",
+             "-" * 120]
+    for row in desc.layers:
+        name = ("  " * row.depth + row.name)[:44]
+        lines.append(f"{name:<44} {row.type[:26]:<26} {row.output_shape[:24]:<24} "
+                     f"{row.params:>12,}  {'yes' if row.trainable else 'no'}")
+    lines.append("-" * 120)
+    lines.append(f"Total parameters: {desc.total_params:,}   trainable (as built): "
+                 f"{desc.trainable_params:,}")
+    return "\n".join(lines)
