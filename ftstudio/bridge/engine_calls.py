@@ -99,18 +99,19 @@ def bundled_backbones() -> list[BackboneChoice]:
     """
     from ftstudio.engine import bundled
 
-    shipped = [_backbone_choice(b, source="auto", name=b.name, path=None)
+    shipped = [_backbone_choice(b, source="auto", name=b.name, path=None, weights=None)
                for b in bundled.shipped_backbones()]
-    applications = [_backbone_choice(b, source=b.spec.source, name=b.spec.name, path=b.spec.path)
+    applications = [_backbone_choice(b, source=b.spec.source, name=b.spec.name, path=b.spec.path,
+                                     weights=b.spec.weights)
                     for b in bundled.applications_backbones()]
     return shipped + applications
 
 
 def _backbone_choice(backbone: BundledBackbone, *, source: str, name: str | None,
-                     path: str | None) -> BackboneChoice:
+                     path: str | None, weights: str | None) -> BackboneChoice:
     return BackboneChoice(label=backbone.label, source=source, name=name, path=path,
                           modality=backbone.modality, description=backbone.description,
-                          group=backbone.group, pretrained=backbone.pretrained)
+                          group=backbone.group, pretrained=backbone.pretrained, weights=weights)
 
 
 def recommended_training(spec: ExperimentSpec) -> dict[str, Any]:
@@ -356,9 +357,7 @@ def shutdown_training() -> None:
 # ========================================================================= runs
 def runs_root(root: str | None = None) -> str:
     """Return the runs folder the window lists and writes (``FTSTUDIO_HOME/runs`` by default)."""
-    from ftstudio.engine import runs
-
-    return str(Path(root) if root else runs.default_runs_root())
+    return str(Path(root) if root else config.runs_dir())
 
 
 def list_runs(root: str | None = None) -> tuple[str, list[RunRow]]:

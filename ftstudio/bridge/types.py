@@ -145,6 +145,7 @@ class BackboneChoice:
         description: a one-line tooltip.
         group: the picker section ("Bundled", "Keras applications", "Library").
         pretrained: True when the backbone comes with learned weights (False: random ones).
+        weights: the spec's ``backbone.weights`` (``imagenet`` when Keras has them cached).
     """
 
     label: str
@@ -155,6 +156,7 @@ class BackboneChoice:
     description: str = ""
     group: str = "Bundled"
     pretrained: bool = False
+    weights: str | None = None
 
 
 @dataclass

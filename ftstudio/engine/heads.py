@@ -19,10 +19,10 @@ from ftstudio.engine.backbones import Backbone
 from ftstudio.engine.freezing import freeze_batch_norm
 from ftstudio.engine.layers import ClsPooling, ImagePreprocess, MaskedMeanPooling
 from ftstudio.errors import SpecError
-from ftstudio.spec import ExperimentSpec, HeadSpec, OutputSpec
+from ftstudio.spec import POOLINGS_BY_MODALITY, ExperimentSpec, HeadSpec, OutputSpec
 
-TEXT_POOLINGS = ("auto", "pooled", "cls", "mean")
-IMAGE_POOLINGS = ("auto", "avg", "max", "flatten")
+TEXT_POOLINGS = POOLINGS_BY_MODALITY["text"]
+IMAGE_POOLINGS = POOLINGS_BY_MODALITY["image"]
 
 IMAGE_INPUT_NAME = "image"
 """Name of the image model's input (float32 pixels 0..255, ``(batch, h, w, channels)``)."""

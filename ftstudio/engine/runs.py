@@ -29,10 +29,6 @@ STATUS_STOPPED = "stopped"
 STATUS_FAILED = "failed"
 
 
-# The default runs folder is config's; this name stays for callers that still ask runs for it.
-default_runs_root = config.runs_dir
-
-
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that a crash leaves either the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)

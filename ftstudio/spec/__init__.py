@@ -25,6 +25,7 @@ from __future__ import annotations
 from ftstudio.spec.experiment import ExperimentSpec
 from ftstudio.spec.parsing import apply_override, choices, read_json_object
 from ftstudio.spec.parts import (
+    POOLINGS_BY_MODALITY,
     SPEC_VERSION,
     BackboneSource,
     BackboneSpec,
@@ -50,7 +51,8 @@ from ftstudio.spec.pretrain import NoiseType, PretrainKind, PretrainSpec, is_lib
 __all__ = [
     "SPEC_VERSION", "BackboneSource", "BackboneSpec", "DataSpec", "ExperimentSpec",
     "ExportFormat", "ExportSpec", "FreezeMode", "FreezeSpec", "HeadSpec", "LayerSpec",
-    "LayerType", "NoiseType", "Optimizer", "OutputActivation", "OutputSpec", "Pooling",
+    "LayerType", "NoiseType", "Optimizer", "OutputActivation", "OutputSpec",
+    "POOLINGS_BY_MODALITY", "Pooling",
     "PretrainKind", "PretrainSpec", "Preprocessing", "Schedule", "Task", "TrainSpec",
     "apply_override", "choices", "is_library_name", "read_json_object",
 ]

@@ -13,7 +13,8 @@ from typing import Literal
 __all__ = [
     "SPEC_VERSION", "BackboneSource", "BackboneSpec", "DataSpec", "ExportFormat", "ExportSpec",
     "FreezeMode", "FreezeSpec", "HeadSpec", "LayerSpec", "LayerType", "Optimizer",
-    "OutputActivation", "OutputSpec", "Pooling", "Preprocessing", "Schedule", "Task", "TrainSpec",
+    "OutputActivation", "OutputSpec", "POOLINGS_BY_MODALITY", "Pooling", "Preprocessing",
+    "Schedule", "Task", "TrainSpec",
 ]
 
 SPEC_VERSION = 1
@@ -23,6 +24,12 @@ Optimizer = Literal["sgd", "adam", "adamw", "adagrad", "rmsprop"]
 Schedule = Literal["constant", "cosine", "exponential", "step"]
 BackboneSource = Literal["auto", "keras_hub", "applications", "file", "library", "none"]
 Pooling = Literal["auto", "pooled", "cls", "mean", "avg", "max", "flatten"]
+POOLINGS_BY_MODALITY: dict[str, tuple[str, ...]] = {
+    "text": ("auto", "pooled", "cls", "mean"),
+    "image": ("auto", "avg", "max", "flatten"),
+    "tabular": ("auto",),
+}
+"""The poolings that apply to each data kind (the engine checks them, the window offers them)."""
 LayerType = Literal["dense", "dropout", "batch_norm"]
 Task = Literal["classification", "regression"]
 OutputActivation = Literal["auto", "softmax", "sigmoid", "linear"]

@@ -218,7 +218,8 @@ class ModelPage(QWidget):
         b = self.project.spec.backbone
         b.source = cast(BackboneSource, choice.source)
         b.name, b.path = choice.name, choice.path
-        b.weights = b.submodel = b.cut_layer = None
+        b.weights = choice.weights
+        b.submodel = b.cut_layer = None
         b.image_size = None
         b.preprocessing = "auto"
 

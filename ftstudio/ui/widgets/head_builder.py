@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.spec import (
+    POOLINGS_BY_MODALITY,
     HeadSpec,
     LayerSpec,
     LayerType,
@@ -49,9 +50,7 @@ __all__ = ["ACTIVATIONS", "HeadBuilder", "describe_layer"]
 ACTIVATIONS = ["relu", "gelu", "silu", "tanh", "sigmoid", "elu", "selu", "linear"]
 """Suggestions of the (editable) activation box of a Dense layer."""
 POOLINGS: dict[str, list[str]] = {
-    "text": ["auto", "pooled", "cls", "mean"],
-    "image": ["auto", "avg", "max", "flatten"],
-    "tabular": ["auto"],
+    **{kind: list(values) for kind, values in POOLINGS_BY_MODALITY.items()},
     "": spec_values(Pooling),
 }
 """The poolings that make sense per data kind ("": not known yet: every one the spec has)."""
