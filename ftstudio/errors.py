@@ -33,3 +33,7 @@ class CancelledError(FtStudioError):
 
 class LibraryError(BackboneError):
     """A library operation cannot be done as asked (unknown entry, bad file, refused model)."""
+
+
+class ExportError(FtStudioError):
+    """An export cannot be written or did not match the studio's predictions."""

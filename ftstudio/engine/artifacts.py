@@ -1,7 +1,7 @@
 """Run artefacts: what a run folder holds besides its logs, and how it is loaded back.
 
 Training writes them (:func:`save_run_model`, :func:`save_text_preprocessor`,
-:func:`save_labels`, :func:`save_splits`, :func:`export_run`); prediction and re-evaluation read
+:func:`save_labels`, :func:`save_splits`); prediction and re-evaluation read
 them (:func:`load_run`, which gives the spec, the model, the labels and the few backbone
 facts the data pipeline needs). A run folder is self-contained: ``model.keras`` (+
 ``preprocessor/`` for text) is all that prediction needs.
@@ -15,7 +15,6 @@ status, history) live in :mod:`ftstudio.engine.runs`.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,18 +143,3 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     labels = read_labels(run)
     model = load_run_model(run)
     return LoadedRun(run, spec, model, run_backbone(run, spec, model), labels)
-
-
-# ------------------------------------------------------------------ export
-def export_run(run: RunFolder, target: Path) -> None:
-    """Copy the model and its labels (and text preprocessor) into ``target`` (``export.dir``)."""
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        atomic_save(target / "model.keras", lambda p: shutil.copyfile(run.model_path, p))
-        shutil.copyfile(run.file("labels.json"), target / "labels.json")
-        if run.file(PREPROCESSOR_DIR).is_dir():
-            shutil.copytree(run.file(PREPROCESSOR_DIR), target / PREPROCESSOR_DIR,
-                            dirs_exist_ok=True)
-    except OSError as exc:
-        raise RunError(f"cannot export to {target}: {exc.strerror or exc}; the run folder "
-                       f"{run.path} holds the model") from exc

@@ -39,6 +39,7 @@ from ftstudio.engine.model_files import first_line
 from ftstudio.engine.reporting import BaseReporter, Reporter
 from ftstudio.engine.runs import atomic_write_json, atomic_write_text
 from ftstudio.errors import CancelledError, FtStudioError, SpecError
+from ftstudio.spec import ExportSpec
 
 EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "onnx")
 """Every export format, in the order they are written."""
@@ -150,6 +151,23 @@ def export_run(run_dir: str | Path, formats: list[str] | tuple[str, ...],
     atomic_write_json(result.report_path, result.to_dict())
     reporter.progress(len(wanted) + 1, len(wanted) + 1)
     reporter.status(_summary(result))
+    return result
+
+
+def export_after_training(run_dir: str | Path, export: ExportSpec,
+                          reporter: Reporter | None = None) -> ExportResult:
+    """Run the spec's ``export`` section at the end of training.
+
+    A format that failed does not fail the run (the model is saved and can be exported again
+    with ``ftstudio export``): each failure becomes a warning naming the format and the reason.
+    """
+    rep: Reporter = reporter or BaseReporter()
+    rep.status(f"Exporting to {', '.join(export.formats)} and checking each file…")
+    result = export_run(run_dir, list(export.formats), out_dir=export.dir,
+                        quantize=export.quantize, reporter=rep)
+    for item in result.results:
+        if item.error:
+            rep.warning(f"Export to {item.key} failed: {item.error}")
     return result
 
 

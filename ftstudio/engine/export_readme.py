@@ -22,7 +22,8 @@ _LOAD = {
               "sys.path.insert(0, \".\")\nimport ftstudio_layers  # noqa: F401  the model's "
               "own layer classes\nmodel = keras.saving.load_model(\"model.keras\")\n"),
     "savedmodel": ("import tensorflow as tf\n{text_import}"
-                   "model = tf.saved_model.load(\"saved_model\")\n"),
+                   "model = tf.saved_model.load(\"saved_model\")  # keep it: the weights "
+                   "live on it\n"),
     "tflite": ("import numpy as np\nfrom ai_edge_litert.interpreter import Interpreter\n"
                "{hub_import}runner = Interpreter(model_path=\"{file}\").get_signature_runner()\n"),
     "onnx": ("import numpy as np\nimport onnxruntime\n{hub_import}"

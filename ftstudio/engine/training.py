@@ -21,7 +21,6 @@ import numpy as np
 
 from ftstudio.engine.artifacts import (
     PREPROCESSOR_DIR,
-    export_run,
     read_splits,
     save_labels,
     save_run_model,
@@ -35,6 +34,7 @@ from ftstudio.engine.datasets import (
     prepare_data,
 )
 from ftstudio.engine.evaluation import evaluate_model
+from ftstudio.engine.export import export_after_training
 from ftstudio.engine.reporting import BaseReporter, Reporter
 from ftstudio.engine.runs import (
     STATUS_FAILED,
@@ -414,8 +414,8 @@ def _evaluate_and_save(run: RunFolder, spec: ExperimentSpec, fit: _Fit, prepared
     save_run_model(run, fit.model)
     if fit.backbone.preprocessor is not None:
         save_text_preprocessor(fit.backbone, run.file(PREPROCESSOR_DIR))
-    if spec.export.dir:
-        export_run(run, Path(spec.export.dir))
+    if spec.export.dir or any(fmt != "keras" for fmt in spec.export.formats):
+        export_after_training(run.path, spec.export, reporter)
     return best_epoch, metrics
 
 

@@ -33,7 +33,7 @@ POOLINGS_BY_MODALITY: dict[str, tuple[str, ...]] = {
 LayerType = Literal["dense", "dropout", "batch_norm"]
 Task = Literal["classification", "regression"]
 OutputActivation = Literal["auto", "softmax", "sigmoid", "linear"]
-ExportFormat = Literal["keras"]
+ExportFormat = Literal["keras", "savedmodel", "tflite", "onnx"]
 Preprocessing = Literal["auto", "none", "scale_0_1", "scale_-1_1", "caffe", "torch"]
 
 
@@ -173,6 +173,9 @@ class ExportSpec:
     """What is written besides the run folder's ``model.keras``."""
 
     formats: list[ExportFormat] = field(default_factory=lambda: ["keras"])
-    """Export formats (``keras`` today; SavedModel/TFLite/ONNX with parity checks are planned)."""
+    """Formats exported and parity-checked at the end of training (one folder each). The run
+    folder always holds ``model.keras``; ``["keras"]`` alone with no ``dir`` adds nothing."""
     dir: str | None = None
-    """Also copy the exported model (with ``labels.json``) into this folder."""
+    """Where the export folders go (default ``<run>/export``)."""
+    quantize: bool = False
+    """Also write a dynamic-range int8 TFLite file (its accuracy change is reported)."""

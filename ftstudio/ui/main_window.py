@@ -12,13 +12,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QSettings, QTimer, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QStackedWidget,
     QWidget,
 )
@@ -36,6 +35,13 @@ from ftstudio.ui.resources import icon
 from ftstudio.ui.settings import make_settings
 from ftstudio.ui.widgets.sidebar import Sidebar
 from ftstudio.ui.window_engine import EngineStartup
+from ftstudio.ui.window_geometry import (
+    MINIMUM_SIZE,
+    clamp_to_screen,
+    restore_geometry,
+    save_geometry,
+    scrolling,
+)
 from ftstudio.ui.window_menus import build_menus
 from ftstudio.ui.window_projects import ProjectFiles, drop_target
 
@@ -46,8 +52,6 @@ log = logging.getLogger(__name__)
 PAGE_TITLES = {"data": "Data", "model": "Model", "train": "Train", "evaluate": "Evaluate",
                "runs": "Runs", "library": "Library", "pretrain": "Pretrain"}
 """Sidebar order and titles of the pages."""
-SCROLLING_PAGES = ("library", "pretrain")
-"""Pages whose content is taller than the window's smallest size: they scroll instead."""
 
 
 class MainWindow(QMainWindow):
@@ -75,6 +79,7 @@ class MainWindow(QMainWindow):
         self._dialogs: list[Any] = []
         self._closing = False
         self._pages_ready = False
+        self._shown_once = False
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
 
@@ -96,7 +101,7 @@ class MainWindow(QMainWindow):
         self.sidebar = Sidebar(PAGE_TITLES)
         self.stack = QStackedWidget()
         for key in PAGE_TITLES:
-            self.stack.addWidget(self.data_page if key == "data" else QWidget())
+            self.stack.addWidget(scrolling(self.data_page) if key == "data" else QWidget())
         self.sidebar.pages.currentRowChanged.connect(self._on_sidebar_row)
         central = QWidget()
         lay = QHBoxLayout(central)
@@ -155,8 +160,7 @@ class MainWindow(QMainWindow):
             page = self.pages[key]
             page.setObjectName(page.objectName() or f"{key}Page")
             placeholder = self.stack.widget(row)  # the empty widget added in __init__
-            self.stack.insertWidget(row, self._scrolling(page) if key in SCROLLING_PAGES
-                                    else page)
+            self.stack.insertWidget(row, scrolling(page))
             if placeholder is not None:
                 self.stack.removeWidget(placeholder)
                 placeholder.deleteLater()
@@ -164,14 +168,6 @@ class MainWindow(QMainWindow):
         self._connect_pages()
         if self.data_page.preview is not None:
             self.model_page.set_preview(self.data_page.preview)
-
-    @staticmethod
-    def _scrolling(page: QWidget) -> QScrollArea:
-        holder = QScrollArea()
-        holder.setWidgetResizable(True)
-        holder.setFrameShape(QScrollArea.Shape.NoFrame)
-        holder.setWidget(page)
-        return holder
 
     def _connect_pages(self) -> None:
         for page in (self.model_page, self.train_page, self.runs_page):
@@ -410,17 +406,20 @@ class MainWindow(QMainWindow):
 
     # ============================================================ geometry
     def restore_geometry(self) -> None:
-        """Restore the last size and position (default 1280×800)."""
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
+        """Restore the last size and position, clamped to the screen (default 1280×800)."""
+        self.setMinimumSize(MINIMUM_SIZE)
+        restore_geometry(self, self.settings)
 
     def save_geometry(self) -> None:
         """Remember the size and position."""
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.sync()
+        save_geometry(self, self.settings)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802, D102
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            # the frame's size is known once the window is on screen
+            QTimer.singleShot(0, lambda: clamp_to_screen(self))
 
     # ============================================================= shutdown
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802, D102

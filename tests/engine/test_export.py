@@ -19,6 +19,7 @@ import pytest
 from ftstudio.engine import export as export_module
 from ftstudio.engine.export import EXPORT_FORMATS, REPORT_FILE, TOLERANCES, export_run
 from ftstudio.engine.export_formats import missing_dependency
+from ftstudio.engine.reporting import RecordingReporter
 from ftstudio.errors import SpecError
 from ftstudio.spec import ExperimentSpec
 from tests.helpers.models import BERT_VOCAB, save_model, tiny_bert_preset, tiny_cnn
@@ -28,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 ALL_KEYS = ["keras", "savedmodel", "tflite", "tflite-int8", "onnx"]
 
 
-def _train(spec: dict, run: Path) -> Path:
+def _train(spec: dict, run: Path, reporter=None) -> Path:
     from ftstudio.engine.training import train
 
-    train(ExperimentSpec.from_dict(spec), out_dir=run)
+    train(ExperimentSpec.from_dict(spec), reporter, out_dir=run)
     return run
 
 
@@ -317,7 +318,8 @@ def test_minilm_exports_to_savedmodel_and_keras_that_predict_raw_text(tmp_path):
         "'/preprocessor')\n"
         "texts = ['Wonderful, I loved every minute.', 'Terrible. A waste of money and time.']\n"
         "a = model.predict(pre(texts), verbose=0)['label']\n"
-        "b = tf.saved_model.load(sys.argv[2]).serve(tf.constant(texts))['label'].numpy()\n"
+        "saved = tf.saved_model.load(sys.argv[2])  # keep it: its variables live on it\n"
+        "b = saved.serve(tf.constant(texts))['label'].numpy()\n"
         "print(abs(a - b).max(), a.argmax(axis=1).tolist())\n")
     done = subprocess.run([sys.executable, "-I", "-B", "-c", script,
                            str(result.out_dir / "keras"),
@@ -328,3 +330,23 @@ def test_minilm_exports_to_savedmodel_and_keras_that_predict_raw_text(tmp_path):
     assert float(diff) < 1e-5
     labels = json.loads((result.out_dir / "keras" / "labels.json").read_text())["label"]
     assert [labels[i] for i in json.loads(classes)] == ["positive", "negative"]
+
+
+# ------------------------------------------------------------------ end of training
+def test_spec_export_formats_run_at_the_end_of_training(workdir, tmp_path):
+    out = tmp_path / "exports"
+    spec = {"name": "tab_export", "data": {"path": str(write_tabular_csv(workdir / "tab2.csv")),
+                                           "feature_columns": ["f0", "f1", "f2", "f3"],
+                                           "label_column": "label"},
+            "backbone": {"source": "none"},
+            "head": {"layers": [{"type": "dense", "units": 8}]},
+            "training": {"epochs": 1, "batch_size": 16, "learning_rate": 0.01},
+            "export": {"formats": ["keras", "tflite"], "dir": str(out)}}
+    reporter = RecordingReporter()
+    run = _train(spec, tmp_path / "run", reporter=reporter)
+    report = json.loads((out / REPORT_FILE).read_text())
+    assert {r["key"] for r in report["formats"]} == {"keras", "tflite"}
+    assert all(r["ok"] and r["parity"]["passed"] for r in report["formats"]), report
+    assert (out / "tflite" / "labels.json").is_file()
+    assert (run / "model.keras").is_file()
+    assert not [w for (w,) in reporter.of("warning") if "Export" in w]

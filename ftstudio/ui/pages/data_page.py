@@ -118,7 +118,7 @@ class DataPage(QWidget):
         scroll.setWidget(side)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(380)
+        scroll.setMinimumWidth(300)
         return scroll
 
     def _connect_columns(self) -> None:
@@ -162,7 +162,7 @@ class DataPage(QWidget):
                 of guessing new ones.
         """
         self._keep_columns = keep_columns
-        self.preview_card.source_label.setText(f"Reading {Path(path).name}…")
+        self.preview_card.source_label.set_full_text(f"Reading {Path(path).name}…")
         self.statusMessage.emit(f"Reading {Path(path).name}…")
         self.jobs.start("preview", engine_calls.preview_data, str(path), PREVIEW_ROWS,
                         self.project.spec.data.encoding if keep_columns else None,
@@ -171,7 +171,7 @@ class DataPage(QWidget):
                         title="Cannot open the data")
 
     def _on_preview_failed(self, info: ErrorInfo) -> None:
-        self.preview_card.source_label.setText("")
+        self.preview_card.source_label.set_full_text("")
         if info.user_error:
             self.warnings.set_items([], info.message)
         else:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ftstudio.bridge.types import ColumnInfo, DataCheck, DataPreview
 from ftstudio.spec import DataSpec, Task
 from ftstudio.ui.choices import spec_values
-from ftstudio.ui.widgets.common import Card
+from ftstudio.ui.widgets.common import Card, ElidedLabel
 from ftstudio.ui.widgets.dataframe_model import DataFrameModel
 
 __all__ = ["CSV_SUFFIXES", "ColumnsCard", "LabelsCard", "PreviewCard", "droppable_path",
@@ -83,12 +83,12 @@ class PreviewCard(Card):
                                 "or use “Open CSV…” / “Open image folder…” above")
         self.drop_hint.setObjectName("dropHint")
         self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.drop_hint.setWordWrap(True)
         self.table_stack = QStackedWidget()
         self.table_stack.addWidget(self.drop_hint)
         self.table_stack.addWidget(self.table)
-        self.source_label = QLabel("")
+        self.source_label = ElidedLabel("")
         self.source_label.setObjectName("muted")
-        self.source_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.body.addWidget(self.source_label)
         self.body.addWidget(self.table_stack, 1)
 
@@ -100,8 +100,7 @@ class PreviewCard(Card):
             else f"{preview.n_rows_shown:,} rows"
         shown = f"{sum(preview.classes.values()):,} images in {len(preview.classes)} classes" \
             if preview.kind == "images" else total
-        self.source_label.setText(f"{preview.source}  ·  {shown}")
-        self.source_label.setToolTip(preview.source)
+        self.source_label.set_full_text(f"{preview.source}  ·  {shown}")
         self.table.resizeColumnsToContents()
         for c in range(self.model.columnCount()):
             self.table.setColumnWidth(c, max(70, min(self.table.columnWidth(c), 360)))
@@ -111,7 +110,7 @@ class PreviewCard(Card):
         """Show the drop hint again."""
         self.model.set_frame(None)
         self.table_stack.setCurrentWidget(self.drop_hint)
-        self.source_label.setText("")
+        self.source_label.set_full_text("")
 
 
 class ColumnsCard(Card):

@@ -137,7 +137,7 @@ class ModelPage(QWidget):
         self.right_tabs.setObjectName("modelTabs")
         self.right_tabs.addTab(head_scroll, "Head")
         self.right_tabs.addTab(summary_box, "Summary")
-        self.right_tabs.setMinimumWidth(470)
+        self.right_tabs.setMinimumWidth(330)
         return self.right_tabs
 
     def _connect_widgets(self) -> None:

@@ -146,6 +146,7 @@ class LayersCard(Card):
         tools = self._build_tools()
         self.trainable_label = QLabel("")
         self.trainable_label.setObjectName("trainableCount")
+        self.trainable_label.setWordWrap(True)
         self.build_state = QLabel("")
         self.build_state.setObjectName("muted")
         self.build_state.setWordWrap(True)

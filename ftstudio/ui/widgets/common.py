@@ -10,8 +10,8 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QValidator
+from PySide6.QtCore import QObject, QSize, Qt, QTimer
+from PySide6.QtGui import QResizeEvent, QValidator
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFrame,
@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["Card", "MetricCard", "PageHeader", "SciSpinBox", "WarningList", "debounce_timer",
-           "hline", "page_layout", "side_by_side"]
+__all__ = ["Card", "ElidedLabel", "MetricCard", "PageHeader", "SciSpinBox", "WarningList",
+           "debounce_timer", "hline", "page_layout", "side_by_side"]
 
 
 class PageHeader(QWidget):
@@ -144,6 +144,44 @@ class MetricCard(QFrame):
         else:
             self.value.setText(f"{value:.{digits}g}" if abs(value) >= 1000 or
                                (value != 0 and abs(value) < 0.001) else f"{value:.{digits}f}")
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that never asks for more width than it gets: long text (a file path)
+    is cut in the middle with "…", and the whole text is its tooltip.
+
+    Args:
+        text: the text.
+        parent: the Qt parent.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        """Show ``text`` (elided to the label's width)."""
+        self._full = text
+        self.setToolTip(text if text else "")
+        self._elide()
+
+    def full_text(self) -> str:
+        """The whole text (what :meth:`text` shows may be cut)."""
+        return self._full
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802, D102
+        return QSize(40, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802, D102
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(40, self.width())
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle,
+                                                      width))
 
 
 def hline() -> QFrame:
