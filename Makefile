@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.ftstudio-installed
 DEV_STAMP := $(VENV)/.ftstudio-dev-installed
 
-.PHONY: run test demo lint bench clean-venv
+.PHONY: run test demo lint bench package clean-venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -46,6 +46,11 @@ lint: $(DEV_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.overhead
+
+# The Linux installer bundle (dist/ftstudio/ and a .tar.zst): its own build environment in
+# build/package-venv (CPU TensorFlow), made on the first call. VARIANT=gpu for the CUDA build.
+package:
+	bash packaging/build.sh
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,6 +13,7 @@ Variables:
     FTSTUDIO_TRAIN_NICE: ``nice`` increment of the job child process (0 by default).
     FTSTUDIO_STARTUP_PROBE: what the launch benchmark waits for ("window" or "engine").
     FTSTUDIO_T0: the start time (``time.time()``) the launch benchmark measures from.
+    FTSTUDIO_FAULT: tests only: the fault to inject into a run (see ``engine/faults.py``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "debug_enabled", "ftstudio_home", "jobs_in_thread", "job_child_nice", "keras_weights_dirs",
-    "library_dir", "package_dir", "quiet_tensorflow_logs", "runs_dir", "settings_file",
-    "startup_probe", "startup_time",
+    "debug_enabled", "fault_injection", "ftstudio_home", "jobs_in_thread", "job_child_nice",
+    "keras_weights_dirs", "library_dir", "package_dir", "quiet_tensorflow_logs", "runs_dir",
+    "settings_file", "startup_probe", "startup_time",
 ]
 
 
@@ -119,3 +120,11 @@ def startup_probe() -> str | None:
     None when the variable is not set (a normal start).
     """
     return os.environ.get("FTSTUDIO_STARTUP_PROBE") or None
+
+
+def fault_injection() -> str | None:
+    """The fault a test asks a run to suffer (``FTSTUDIO_FAULT``), or None (always, normally).
+
+    The grammar (``<point>[#<n>]=<action>``) is parsed by ``ftstudio.engine.faults``.
+    """
+    return os.environ.get("FTSTUDIO_FAULT", "").strip() or None

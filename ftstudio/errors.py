@@ -27,6 +27,10 @@ class RunError(FtStudioError):
     """A run folder is missing, incomplete or cannot be resumed."""
 
 
+class StorageError(RunError):
+    """Writing a run's files failed (disk full, read-only or failing disk); files kept intact."""
+
+
 class CancelledError(FtStudioError):
     """The user stopped a job before it finished."""
 
@@ -37,3 +41,7 @@ class LibraryError(BackboneError):
 
 class ExportError(FtStudioError):
     """An export cannot be written or did not match the studio's predictions."""
+
+
+class InjectedCrash(BaseException):  # noqa: N818 - it stands for a crash, not an error
+    """Tests only: a simulated kill raised by ``FTSTUDIO_FAULT`` (no handler may record it)."""

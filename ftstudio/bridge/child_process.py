@@ -1,4 +1,4 @@
-"""Long engine calls (training, pretraining) in a child process, driven from a job's QThread.
+"""Long engine calls (training, pretraining, export) in a child process, run from a job's QThread.
 
 Why a process: Keras' ``fit`` loop runs Python for every batch, and in the window's process that
 Python competes for the GIL with the GUI thread. Measured (benchmarks/ui_stall.py), training in
@@ -12,7 +12,8 @@ name of an allow-listed call (:data:`CHILD_CALLS`) and its picklable arguments t
 process and relays the child's reporter calls to the job's reporter (a
 :class:`~ftstudio.bridge.qt_reporter.QtReporter` turns them into throttled signals). Stop goes the
 other way: once the reporter is asked to stop, the child's reporter answers ``should_stop()``
-with True after the current batch. The child returns a typed result of
+with True after the current batch (a call listed in :data:`STOP_GRACE_SECONDS` that does not
+look up in time has its child ended). The child returns a typed result of
 :mod:`ftstudio.bridge.types`; an exception in the child is rebuilt here (:func:`rebuild_error`):
 an :class:`~ftstudio.errors.FtStudioError` as the same class with the same message, anything
 else as a bug; both carry the child's traceback as their cause.
@@ -41,18 +42,26 @@ from typing import Any
 
 from ftstudio import config, errors
 
-__all__ = ["CHILD_CALLS", "prewarm", "rebuild_error", "run_call", "run_in_child", "shutdown"]
+__all__ = ["CHILD_CALLS", "STOP_GRACE_SECONDS", "prewarm", "rebuild_error", "run_call",
+           "run_in_child", "shutdown"]
 
 CHILD_CALLS: dict[str, str] = {
     "train": "ftstudio.bridge.long_calls:run_training",
     "pretrain": "ftstudio.bridge.long_calls:run_pretraining",
+    "export": "ftstudio.bridge.long_calls:run_export",
 }
 """The calls a child may run: name -> ``module:function``. Each function takes its arguments
 and a ``reporter`` keyword and returns a picklable result (a dataclass of bridge.types)."""
 
+STOP_GRACE_SECONDS: dict[str, float] = {"export": 5.0}
+"""Calls whose child is ended when it has not stopped this many seconds after a stop request.
+An export asks whether to stop only between files, and one conversion can take a minute; it
+writes into a staging folder that its caller removes (``bridge.export_calls``). Training and
+pretraining stop after the current batch, keeping what they learned, and are never ended."""
+
 _WARM_MODULES = ("ftstudio.engine.training", "ftstudio.engine.autoencoder",
                  "ftstudio.engine.backbones", "ftstudio.engine.heads",
-                 "ftstudio.engine.freezing", "ftstudio.engine.data")
+                 "ftstudio.engine.freezing", "ftstudio.engine.data", "ftstudio.engine.export")
 """Imported by a waiting child, so that a prewarmed child starts its job at once."""
 
 _RELAYED = frozenset({"status", "warning", "progress", "train_begin", "epoch_end", "train_end",
@@ -370,10 +379,11 @@ def run_in_child(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
     """Run the allow-listed call ``name`` in a child process; relay its reports to ``reporter``.
 
     Blocks until the call ends (call it from a worker thread). ``reporter.request_stop()``
-    stops the child after its current batch.
+    stops the child after its current batch (or ends it, see :data:`STOP_GRACE_SECONDS`).
 
     Raises:
         FtStudioError: the call's user errors, rebuilt with their class and message.
+        CancelledError: the child was ended because it did not stop in time.
         RuntimeError: the child died without a result, or a bug in the child.
     """
     resolve_call(name)  # refuse an unknown call before starting anything
@@ -381,7 +391,10 @@ def run_in_child(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
     if not child.conn.poll(0):
         reporter.status("Starting the background process (loading TensorFlow)…")
     try:
-        outcome = _relay(child.conn, child.alive, reporter, ("run", name, args, kwargs))
+        outcome = _relay(child.conn, child.alive, reporter, ("run", name, args, kwargs),
+                         STOP_GRACE_SECONDS.get(name))
+        if outcome[0] == "overdue":
+            child.terminate()
     finally:
         child.close(timeout=30.0)
     kind, *payload = outcome
@@ -389,25 +402,39 @@ def run_in_child(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
         return payload[0]
     if kind == "error":
         raise rebuild_error(*payload)
+    if kind == "overdue":
+        raise errors.CancelledError(f"{name} stopped")
     raise RuntimeError(f"the job process ended without a result (exit code {child.exitcode}); "
                        "it may have run out of memory")
 
 
 def _relay(conn: Connection, alive: Callable[[], bool], reporter: Any,
-           job: tuple[Any, ...]) -> tuple[Any, ...]:
+           job: tuple[Any, ...], grace: float | None = None) -> tuple[Any, ...]:
     """Send ``job`` once the child is ready, relay its reports; return its last message.
 
+    Args:
+        conn: our end of the child's pipe.
+        alive: tells whether the child still runs.
+        reporter: receives the child's reports; says when to stop.
+        job: the ``("run", name, args, kwargs)`` message.
+        grace: give up on a child this many seconds after sending it "stop" (None: never).
+
     Returns:
-        ``("result", value)``, ``("error", classes, message, detail, args)`` or ``("gone",)``.
+        ``("result", value)``, ``("error", classes, message, detail, args)``, ``("gone",)``
+        or ``("overdue",)`` (the child did not stop within ``grace``).
     """
-    sent = stop_sent = False
+    sent = False
+    stop_sent_at: float | None = None
     while True:
-        if sent and not stop_sent and reporter.should_stop():
+        if sent and stop_sent_at is None and reporter.should_stop():
             try:
                 conn.send(("stop",))
             except OSError:
                 pass
-            stop_sent = True
+            stop_sent_at = time.monotonic()
+        if grace is not None and stop_sent_at is not None and \
+                time.monotonic() - stop_sent_at > grace:
+            return ("overdue",)
         try:
             if not conn.poll(_POLL_SECONDS):
                 # drain whatever a child sent before it ended

@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -33,8 +34,8 @@ from ftstudio.bridge.types import (
     RunRow,
     TrainOutcome,
 )
-from ftstudio.errors import DataError
-from ftstudio.spec import ExperimentSpec, PretrainSpec
+from ftstudio.errors import DataError, FtStudioError
+from ftstudio.spec import ExperimentSpec, FreezeSpec, PretrainSpec
 
 if TYPE_CHECKING:
     from ftstudio.engine.bundled import BundledBackbone
@@ -50,6 +51,7 @@ __all__ = [
     "preview_data",
     "preview_images",
     "recommended_training",
+    "suggested_run_name",
     "train",
 ]
 
@@ -114,6 +116,31 @@ def _backbone_choice(backbone: BundledBackbone, *, source: str, name: str | None
                           group=backbone.group, pretrained=backbone.pretrained, weights=weights)
 
 
+def suggested_run_name(spec: ExperimentSpec) -> str:
+    """A name for the spec's runs from its data and backbone (``flowers-mlp``)."""
+    from ftstudio.engine import suggestions
+
+    return suggestions.run_name(spec.data.path or spec.data.image_dir,
+                                _backbone_word(spec).lower())
+
+
+def _backbone_word(spec: ExperimentSpec) -> str:
+    """The backbone in a word: ``MLP``, ``minilm`` (also for ``auto``), a file's name."""
+    from pathlib import PurePath
+
+    from ftstudio.engine import bundled
+
+    b = spec.backbone
+    if b.source == "none":
+        return "MLP"
+    if b.name:
+        return b.name
+    if b.path:
+        return PurePath(b.path).stem
+    default = bundled.default_backbone(spec.modality)
+    return default.name if default is not None else "auto"
+
+
 def recommended_training(spec: ExperimentSpec) -> dict[str, Any]:
     """Sensible training settings for the spec's data kind and freezing (engine recipes)."""
     from ftstudio.engine import recipes
@@ -165,7 +192,9 @@ def preview_images(folder: str, max_rows: int = 5000) -> DataPreview:
                     rows.append((p.relative_to(root).as_posix(), cdir.name))
         counts[cdir.name] = n
     total = sum(counts.values())
-    frame = pd.DataFrame(rows, columns=["file", "class"])
+    # numbered from 1 like the rows of a spreadsheet (and the data lines of a CSV preview)
+    frame = pd.DataFrame(rows, columns=["file", "class"],
+                         index=pd.RangeIndex(1, len(rows) + 1, name="image"))
     warnings = []
     if total == 0:
         warnings.append(f"{root.name} has class folders but no images "
@@ -206,7 +235,24 @@ def check_data(spec: ExperimentSpec, reporter: Any = None) -> DataCheck:
         sizes = {k: int(len(v)) for k, v in parts.items()}
     except (ValueError, DataError):
         sizes = {}
-    return DataCheck(loaded.modality, n, labels, list(loaded.warnings), sizes)
+    skipped = _skipped_images(loaded.source, loaded.inputs) if loaded.modality == "image" else []
+    return DataCheck(loaded.modality, n, labels, list(loaded.warnings), sizes, skipped)
+
+
+def _skipped_images(folder: str, used: Any) -> list[str]:
+    """The image files under ``folder``'s class folders that loading left out (unreadable)."""
+    from ftstudio.engine.data import IMAGE_EXTENSIONS
+
+    root = Path(folder)
+    kept = {os.path.abspath(p) for p in used}
+    skipped = []
+    for p in sorted(root.glob("*/**/*")):
+        rel = p.relative_to(root)
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not any(part.startswith(".")
+                                                            for part in rel.parts) \
+                and os.path.abspath(p) not in kept and p.is_file():
+            skipped.append(rel.as_posix())
+    return skipped
 
 
 # ======================================================================= model
@@ -257,6 +303,10 @@ def describe_model(spec: ExperimentSpec, output_sizes: dict[str, int] | None = N
         stats = (np.zeros(n, np.float32), np.ones(n, np.float32))
     with _backbone_lock:
         model = heads.build_model(backbone, spec, output_sizes, stats)
+        # what stays frozen with everything unfrozen never learns (BatchNorm, unused pooler)
+        freezing.apply_freeze(model, backbone, FreezeSpec(mode="none"))
+        locked = {i.name for i in freezing.describe_layers(model, backbone.blocks)
+                  if not i.trainable}
         freezing.apply_freeze(model, backbone, spec.freeze)
         infos = freezing.describe_layers(model, backbone.blocks)
         backbone_names: set[str] = set()
@@ -268,7 +318,9 @@ def describe_model(spec: ExperimentSpec, output_sizes: dict[str, int] | None = N
         summary = _summary_text(model)
     rows = [LayerRow(name=i.name, type=i.type, output_shape=str(i.output_shape),
                      params=int(i.params), trainable=bool(i.trainable), block=i.block,
-                     depth=int(i.depth), in_backbone=i.name in backbone_names) for i in infos]
+                     depth=int(i.depth), in_backbone=i.name in backbone_names,
+                     always_frozen=i.name in locked and i.name in backbone_names)
+            for i in infos]
     blocks = [(str(name), [str(n) for n in names]) for name, names in backbone.blocks]
     return ModelDescription(description=str(backbone.description), modality=backbone.modality,
                             layers=rows, blocks=blocks, trainable_params=int(trainable),
@@ -381,10 +433,11 @@ def _run_labels(spec_file: Path) -> tuple[str, str]:
         return "", ""
     b = spec.get("backbone") or {}
     d = spec.get("data") or {}
-    if b.get("source") == "none":
-        model = "MLP"
-    else:
-        model = b.get("name") or (Path(b["path"]).name if b.get("path") else "auto")
+    try:
+        model = _backbone_word(ExperimentSpec.from_dict(spec))
+    except FtStudioError:  # a spec of another version: say what it names
+        model = "MLP" if b.get("source") == "none" else \
+            b.get("name") or (Path(b["path"]).name if b.get("path") else "auto")
     source = d.get("path") or d.get("image_dir") or ""
     return str(model), Path(str(source)).name if source else ""
 
@@ -406,6 +459,6 @@ def load_run(path: str) -> RunDetails:
         if rows:
             predictions = (rows[0], rows[1:])
     return RunDetails(path=str(run.path), name=str(spec.get("name", run.path.name)),
-                      status=str(status.get("status", "unknown")), spec=spec,
+                      status=run.state(), spec=spec,
                       metrics=run.metrics(), history=run.history(), evaluation=evaluation,
                       env=env, predictions=predictions, message=str(status.get("message", "")))

@@ -3,7 +3,8 @@
 Each takes plain, picklable arguments (specs as JSON) and a ``reporter`` keyword, runs the engine
 in the calling process (the child, or the job's thread with ``FTSTUDIO_TRAIN_IN_THREAD=1``) and
 returns a typed result of :mod:`ftstudio.bridge.types`. The window calls them through
-:func:`ftstudio.bridge.engine_calls.train` and :func:`ftstudio.bridge.engine_calls.pretrain`.
+:func:`ftstudio.bridge.engine_calls.train`, :func:`ftstudio.bridge.engine_calls.pretrain` and
+:func:`ftstudio.bridge.export_calls.export_run`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ftstudio.bridge.types import PretrainOutcome, TrainOutcome
+from ftstudio.bridge.types import ExportOutcome, PretrainOutcome, TrainOutcome
 
-__all__ = ["run_pretraining", "run_training"]
+__all__ = ["run_export", "run_pretraining", "run_training"]
 
 
 def run_training(spec_json: str, runs_root: str | None = None, *,
@@ -56,3 +57,22 @@ def run_pretraining(spec_json: str, replace: bool = False, *,
         stopped_by_user=bool(result.stopped_by_user),
         preview_path=str(result.preview_path) if result.preview_path else None,
         samples=int(result.samples), warnings=list(result.warnings))
+
+
+def run_export(run_dir: str, formats: list[str], out_dir: str | None = None,
+               quantize: bool = False, *, reporter: Any) -> ExportOutcome:
+    """Export a finished run and check every file (``engine.export.export_run``).
+
+    Args:
+        run_dir: the run folder.
+        formats: names of ``engine.export.EXPORT_FORMATS``.
+        out_dir: where the format folders go (``None``: ``<run>/export``).
+        quantize: also write the dynamic-range int8 TFLite file.
+        reporter: the engine's progress sink (it also says when to stop).
+    """
+    from ftstudio.bridge.export_calls import export_outcome
+    from ftstudio.engine.export import export_run
+
+    t0 = time.perf_counter()
+    result = export_run(run_dir, formats, out_dir=out_dir, quantize=quantize, reporter=reporter)
+    return export_outcome(result, time.perf_counter() - t0)

@@ -15,7 +15,8 @@ from ftstudio.engine.suggestions import ColumnInfo, ColumnKind
 
 __all__ = [
     "BackboneChoice", "ColumnInfo", "ColumnKind", "DataCheck", "DataPreview", "EngineInfo",
-    "ImportSource", "LabelSummary", "LayerRow", "LibraryEntryInfo", "ModelDescription",
+    "ExportFormatRow", "ExportOutcome", "ExportOutputRow", "ImportSource", "LabelSummary",
+    "LayerRow", "LibraryEntryInfo", "ModelDescription",
     "PretrainOutcome", "RunDetails", "RunRow", "TrainOutcome", "VerifyResult",
 ]
 
@@ -73,6 +74,8 @@ class DataCheck:
         labels: one summary per label column, in output order.
         warnings: every warning the engine raised.
         split_sizes: ``train`` / ``val`` / ``test`` sizes of the seeded split.
+        skipped: image folders: the image files that cannot be used (unreadable), relative
+            to the folder, ``/``-separated.
     """
 
     modality: str
@@ -80,6 +83,7 @@ class DataCheck:
     labels: list[LabelSummary] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     split_sizes: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +99,8 @@ class LayerRow:
         block: the backbone block it belongs to (``None`` outside blocks).
         depth: nesting depth (0 = a layer of the top model).
         in_backbone: True for backbone layers, False for the head.
+        always_frozen: True for backbone layers that never learn, whatever the freeze
+            settings (BatchNormalization statistics, a pooler the head does not use).
     """
 
     name: str
@@ -105,6 +111,7 @@ class LayerRow:
     block: str | None
     depth: int
     in_backbone: bool = True
+    always_frozen: bool = False
 
 
 @dataclass
@@ -202,7 +209,8 @@ class RunRow:
     Attributes:
         path: the run folder.
         name: the spec's name.
-        status: ``running`` / ``finished`` / ``stopped`` / ``failed`` / ``unknown``.
+        status: ``running`` / ``finished`` / ``stopped`` / ``failed`` / ``diverged`` /
+            ``interrupted`` (recorded as running, but its process died) / ``unknown``.
         created: modification time (seconds since the epoch).
         metrics: flat metrics.
         model: the backbone, in a few words ("minilm", "MLP", a file name).
@@ -231,7 +239,7 @@ class RunDetails:
         history: one row per epoch (``history.csv``).
         evaluation: ``evaluation.json`` data (``splits`` -> split -> ``outputs`` -> report).
         env: ``env.json`` data.
-        predictions: header and rows of ``predictions.csv`` (the test split).
+        predictions: header and rows of ``predictions.csv`` (every test and validation example).
         message: the status message (why a run failed).
     """
 
@@ -361,3 +369,86 @@ class ImportSource:
     input_shape: list[int | None] | None = None
     candidates: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExportOutputRow:
+    """One output of one exported file against the in-app model, on the check split.
+
+    Attributes:
+        name: the output (label column).
+        metric: ``accuracy`` (classification) or ``mae`` (regression).
+        app: the in-app model's metric.
+        exported: the exported file's metric.
+        agreement: classification: the share of examples where both pick the same class.
+        max_abs_diff: the largest absolute difference of this output's probabilities (values).
+    """
+
+    name: str
+    metric: str
+    app: float
+    exported: float
+    agreement: float | None
+    max_abs_diff: float
+
+
+@dataclass
+class ExportFormatRow:
+    """One exported file (a format, or the int8 TFLite variant) and how its check went.
+
+    Attributes:
+        key: ``keras``, ``savedmodel``, ``tflite``, ``tflite-int8`` or ``onnx``.
+        format: the format it belongs to (``tflite`` for ``tflite-int8``).
+        quantized: the int8 variant (its differences are reported, never failed).
+        ok: written and within its tolerance.
+        error: why it failed (a converter, a missing package, a parity failure), else None.
+        install_command: the command that installs a missing optional package, else None.
+        folder: the format's folder once kept (None when nothing was kept).
+        file: the exported file or folder (None when nothing was kept).
+        size_bytes: its size.
+        export_seconds: how long writing it took.
+        checked: True when it was loaded back and compared (``max_abs_diff`` is then set).
+        max_abs_diff: the largest absolute probability (value) difference to the in-app model.
+        tolerance: the largest difference allowed (None: reported only).
+        split: the split it was checked on (``test``, or ``val`` when there is no test split).
+        examples: how many examples it was checked on.
+        outputs: per output, the metric of each side.
+    """
+
+    key: str
+    format: str
+    quantized: bool
+    ok: bool
+    error: str | None = None
+    install_command: str | None = None
+    folder: str | None = None
+    file: str | None = None
+    size_bytes: int | None = None
+    export_seconds: float = 0.0
+    checked: bool = False
+    max_abs_diff: float | None = None
+    tolerance: float | None = None
+    split: str = ""
+    examples: int = 0
+    outputs: list[ExportOutputRow] = field(default_factory=list)
+
+
+@dataclass
+class ExportOutcome:
+    """The result of an export job (``engine.export.export_run``), file by file.
+
+    Attributes:
+        run_dir: the exported run.
+        out_dir: the folder holding one folder per format.
+        report_path: ``out_dir/export_report.json``.
+        ok: every asked file was written and passed its check.
+        rows: one row per file, in the order they were written.
+        seconds: wall time of the job.
+    """
+
+    run_dir: str
+    out_dir: str
+    report_path: str
+    ok: bool
+    rows: list[ExportFormatRow] = field(default_factory=list)
+    seconds: float = 0.0

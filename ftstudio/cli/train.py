@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run (--out, or the newest of this spec)")
     p.add_argument("--runs-root", help="where new run folders go (default: FTSTUDIO_HOME/runs)")
-    p.set_defaults(func=cmd_train)
+    # TensorFlow loads inside train(), after the spec and the data are checked: a mistake
+    # in either is reported in a second, not after TensorFlow's 10 s start.
+    p.set_defaults(func=cmd_train, needs_tensorflow=False)
 
     p = subparsers.add_parser("evaluate", help="re-evaluate a run on its test split")
     p.add_argument("run", help="run folder")
@@ -54,6 +56,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ftstudio.spec import ExperimentSpec
 
     spec = ExperimentSpec.load(args.spec, args.set)  # a bad spec fails before the engine loads
+    if args.debug:  # with TensorFlow's own start-up lines, as --debug promises
+        from ftstudio.engine.runtime import import_tensorflow_quietly
+
+        import_tensorflow_quietly(debug=True)
     from ftstudio.engine.training import train
 
     result = train(spec, console(), out_dir=args.out, resume=args.resume,

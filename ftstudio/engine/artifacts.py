@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ftstudio.engine.model_files import load_model_safely
+from ftstudio.engine.run_files import atomic_save_folder
 from ftstudio.engine.runs import RunFolder, atomic_save
 from ftstudio.errors import LibraryError, RunError
 from ftstudio.spec import ExperimentSpec
@@ -29,34 +32,81 @@ PREPROCESSOR_DIR = "preprocessor"
 
 
 # ------------------------------------------------------------------ the model
+def model_bytes(model: Any) -> int:
+    """About what ``model.keras`` takes on disk: every variable, the optimizer's too."""
+    variables = list(model.variables)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        variables += list(optimizer.variables)
+    return sum(int(np.prod(v.shape)) * 4 for v in variables) + 65536
+
+
 def save_run_model(run: RunFolder, model: Any) -> None:
-    """Write the trained model to ``model.keras``, atomically."""
-    atomic_save(run.model_path, lambda p: model.save(str(p)))
+    """Write the trained model to ``model.keras``, atomically (refused when it cannot fit).
+
+    Raises:
+        StorageError: the disk has not the room (checked first) or the write failed.
+    """
+    atomic_save(run.model_path, lambda p: model.save(str(p)), needed=model_bytes(model))
 
 
 def load_run_model(run: RunFolder) -> Any:
     """Load a run's ``model.keras`` with the one safe loader (safe mode, no compile).
 
     Raises:
-        RunError: the run has no model, or the file does not load.
+        RunError: the run has no model, the run never finished writing it, or the file is
+            damaged (cut short by a crash or a full disk, or changed since).
     """
     if not run.model_path.is_file():
-        raise RunError(f"{run.path} has no model.keras; the run did not finish")
+        raise RunError(f"{run.path} has no model.keras; {_unfinished(run)}")
     try:
         return load_model_safely(run.model_path)
     except LibraryError as exc:
-        raise RunError(f"cannot load {run.model_path}: {exc}") from exc
+        detail = str(exc)
+        if not _is_damage(run.model_path, detail):
+            raise RunError(f"cannot load {run.model_path}: {detail}") from exc
+        raise RunError(f"{run.model_path} exists but is damaged ({detail[:200]}); it was "
+                       f"probably cut short by a crash or a full disk. {_unfinished(run)}") \
+            from exc
+
+
+def _is_damage(path: Path, detail: str) -> bool:
+    """Whether a load failure of a model file ftstudio wrote itself means the file is damaged."""
+    import zipfile
+
+    if "was refused" in detail:  # beyond the archive limits: hostile, said as such
+        return False
+    markers = ("damaged", "Bad CRC", "truncated", "not found", "signature", "Unable to",
+               "unexpected end", "not a zip", "is not a Keras model file")
+    return not zipfile.is_zipfile(path) or any(m.lower() in detail.lower() for m in markers)
+
+
+def _unfinished(run: RunFolder) -> str:
+    """What to do about a run whose model is missing or damaged, by the run's state."""
+    state = run.state()
+    if state in ("running",):
+        return "the run is still being written; wait for it to finish"
+    if state in ("interrupted", "failed", "diverged"):
+        return (f"the run is {run.describe_state()}; continue it with ftstudio train "
+                f"{run.file('spec.json')} --out {run.path} --resume")
+    return f"retrain it with ftstudio train {run.file('spec.json')}"
 
 
 # ------------------------------------------------------------------ the text preprocessor
 def save_text_preprocessor(backbone: Any, folder: Path) -> None:
-    """Save a keras-hub preprocessor as a preset that loads without the backbone's weights."""
+    """Save a keras-hub preprocessor as a preset that loads without the backbone's weights.
+
+    The folder is written whole or not at all (a temporary folder renamed into place).
+    """
     import keras
 
-    backbone.preprocessor.save_to_preset(str(folder))
-    if backbone.model is not None:
-        config = keras.saving.serialize_keras_object(backbone.model)
-        (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    def write(tmp: Path) -> None:
+        backbone.preprocessor.save_to_preset(str(tmp))
+        if backbone.model is not None:
+            config = keras.saving.serialize_keras_object(backbone.model)
+            (tmp / "config.json").write_text(json.dumps(config), encoding="utf-8")
+
+    atomic_save_folder(folder, write)
 
 
 def load_text_preprocessor(folder: Path) -> Any:
@@ -75,6 +125,22 @@ def save_labels(run: RunFolder, labels: dict[str, list[str]]) -> None:
 def read_labels(run: RunFolder) -> dict[str, list[str]]:
     """The class names of each output (``{}`` when the run has no ``labels.json``)."""
     return dict(run.read_json("labels.json", {}))
+
+
+def class_names(loaded: LoadedRun, output: str, n_classes: int) -> list[str]:
+    """The class names of a classification output, as ``labels.json`` records them.
+
+    Raises:
+        RunError: the run has no ``labels.json`` (or it lacks this output's names): a
+            prediction would show class numbers instead of names.
+    """
+    names = loaded.labels.get(output) or []
+    if len(names) != n_classes:
+        raise RunError(f"{loaded.run.path} has no class names for output '{output}' (its "
+                       f"labels.json is missing or incomplete), so a prediction could only "
+                       f"show class numbers; run ftstudio evaluate {loaded.run.path} to "
+                       f"rebuild labels.json from the run's data")
+    return list(names)
 
 
 def save_splits(run: RunFolder, seed: int, fractions: list[float],
@@ -113,7 +179,7 @@ def run_backbone(run: RunFolder, spec: ExperimentSpec, model: Any) -> RunBackbon
     shape = None
     if spec.modality == "text":
         if not run.file(PREPROCESSOR_DIR).is_dir():
-            raise RunError(f"{run.path} has no preprocessor/ folder; retrain the run")
+            raise RunError(f"{run.path} has no preprocessor/ folder; {_unfinished(run)}")
         pre = load_text_preprocessor(run.file(PREPROCESSOR_DIR))
     elif spec.modality == "image":
         inp = model.inputs[0].shape

@@ -75,11 +75,14 @@ def prepare_data(spec: ExperimentSpec, reporter: Reporter,
 def make_dataset(prepared: PreparedData, backbone: Any, split: str, batch_size: int,
                  seed: int, shuffle: bool, with_targets: bool = True,
                  images: np.ndarray | None = None,
-                 sample_weights: dict[str, np.ndarray] | None = None) -> Any:
+                 sample_weights: dict[str, np.ndarray] | None = None,
+                 epochs: tuple[int, int] | None = None,
+                 tokens: dict[str, np.ndarray] | None = None) -> Any:
     """A batched, prefetched ``tf.data.Dataset`` of one split.
 
     Text goes through the backbone's keras-hub preprocessor after batching (as a
-    hand-written keras-hub script would); images are decoded once, up front.
+    hand-written keras-hub script would), unless it was tokenised up front (``tokens``);
+    images are decoded once, up front.
 
     Args:
         prepared: the data and its split.
@@ -92,6 +95,10 @@ def make_dataset(prepared: PreparedData, backbone: Any, split: str, batch_size: 
         with_targets: yield ``(x, y)`` (and sample weights) rather than ``x`` alone.
         images: the split's decoded images, if already decoded.
         sample_weights: per-example weights of the split, keyed by output name.
+        epochs: ``(first, end)``: one dataset for epochs ``first .. end - 1`` (fit it with
+            ``steps_per_epoch``), each epoch's order a function of ``(seed, epoch)`` alone,
+            so a run resumed at any epoch sees the batches an uninterrupted one sees.
+        tokens: the split's token arrays from :func:`tokenise_split` (text).
 
     Returns:
         A ``tf.data.Dataset``.
@@ -100,34 +107,107 @@ def make_dataset(prepared: PreparedData, backbone: Any, split: str, batch_size: 
 
     data = prepared.data
     idx = prepared.splits[split]
-    if data.modality == "text":
-        x: Any = tf.constant(np.asarray(data.inputs, dtype=object)[idx].astype(str))
-    elif data.modality == "image":
-        x = images if images is not None else load_split_images(prepared, backbone, split)
-    else:
-        x = np.asarray(data.inputs, dtype=np.float32)[idx]
+    x = _split_inputs(prepared, backbone, split, images, tokens)
+    parts: tuple[Any, ...] = (x,)
     if with_targets:
         y = {name: data.targets[col][idx] for name, col in prepared.output_columns.items()}
-        if sample_weights:
-            ds = tf.data.Dataset.from_tensor_slices((x, y, sample_weights))
-        else:
-            ds = tf.data.Dataset.from_tensor_slices((x, y))
+        parts = (x, y, sample_weights) if sample_weights else (x, y)
+    if shuffle and epochs is not None:
+        ds = _epoch_ordered(parts, len(idx), batch_size, seed, epochs)
     else:
-        ds = tf.data.Dataset.from_tensor_slices(x)
-    if shuffle:
-        ds = ds.shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if data.modality == "text":
-        convert: Any = backbone.preprocessor
-    elif data.modality == "image":
-        def convert(im: Any) -> Any:
-            return tf.cast(im, tf.float32)
-    else:
-        convert = None
+        ds = tf.data.Dataset.from_tensor_slices(parts if with_targets else x)
+        if shuffle:
+            ds = ds.shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size)
+    convert = _batch_converter(data.modality, backbone, tokens is not None)
     if convert is not None:
         ds = ds.map(lambda x, *rest: (convert(x), *rest) if rest else convert(x),
                     num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _split_inputs(prepared: PreparedData, backbone: Any, split: str,
+                  images: np.ndarray | None, tokens: dict[str, np.ndarray] | None) -> Any:
+    """The model inputs of one split, before batching."""
+    import tensorflow as tf
+
+    data = prepared.data
+    idx = prepared.splits[split]
+    if data.modality == "text":
+        if tokens is not None:
+            return tokens
+        return tf.constant(np.asarray(data.inputs, dtype=object)[idx].astype(str))
+    if data.modality == "image":
+        return images if images is not None else load_split_images(prepared, backbone, split)
+    return np.asarray(data.inputs, dtype=np.float32)[idx]
+
+
+def _batch_converter(modality: str, backbone: Any, tokenised: bool) -> Any:
+    """What turns a batch into model input: the text preprocessor, a cast, or nothing."""
+    import tensorflow as tf
+
+    if modality == "text":
+        return None if tokenised else backbone.preprocessor
+    if modality == "image":
+        def cast(im: Any) -> Any:
+            return tf.cast(im, tf.float32)
+        return cast
+    return None
+
+
+def _epoch_ordered(parts: tuple[Any, ...], n: int, batch_size: int, seed: int,
+                   epochs: tuple[int, int]) -> Any:
+    """Batches of epochs ``first .. end - 1``, each epoch in its own seeded order.
+
+    The order of epoch ``e`` is a stateless shuffle keyed by ``(seed, e)``: nothing carries
+    over from one epoch to the next, so resuming at epoch ``e`` needs no iterator state.
+    """
+    import tensorflow as tf
+
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, parts)
+
+    def epoch_batches(epoch: Any) -> Any:
+        key = tf.stack([tf.constant(seed, tf.int64), epoch])
+        order = tf.argsort(tf.random.stateless_uniform([n], seed=key))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    first, end = epochs
+    batches = tf.data.Dataset.range(first, end).flat_map(epoch_batches)
+    return batches.map(lambda batch: tf.nest.map_structure(lambda t: tf.gather(t, batch),
+                                                            tensors))
+
+
+def tokenise_split(prepared: PreparedData, backbone: Any, split: str,
+                   reporter: Reporter | None = None, chunk: int = 1024,
+                   counted: tuple[int, int] = (0, 0)) -> dict[str, np.ndarray]:
+    """Run the text preprocessor over one split once, in chunks, reporting progress.
+
+    Args:
+        prepared: the data and its split.
+        backbone: the text backbone (its ``preprocessor``).
+        split: the split to tokenise.
+        reporter: told ``Tokenising n/N texts…`` and the progress.
+        chunk: texts per preprocessor call.
+        counted: ``(done before, total)`` across several splits, for the progress.
+
+    Returns:
+        The preprocessor's outputs (``token_ids``, ``padding_mask`` …) as arrays.
+    """
+    import tensorflow as tf
+
+    texts = np.asarray(prepared.data.inputs, dtype=object)[prepared.splits[split]].astype(str)
+    done, total = counted
+    total = total or len(texts)
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(texts), chunk):
+        out = backbone.preprocessor(tf.constant(texts[start:start + chunk]))
+        for key, value in out.items():
+            parts.setdefault(key, []).append(np.asarray(value))
+        if reporter is not None:
+            n = done + min(start + chunk, len(texts))
+            reporter.status(f"Tokenising {n:,}/{total:,} texts…")
+            reporter.progress(n, total)
+    return {key: np.concatenate(values) for key, values in parts.items()}
 
 
 def load_split_images(prepared: PreparedData, backbone: Any, split: str) -> np.ndarray:

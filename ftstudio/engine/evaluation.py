@@ -1,8 +1,9 @@
-"""Evaluation: a model's metrics and per-example results on the held-out splits.
+"""Evaluation: a model's metrics, curves and per-example results on the held-out splits.
 
 :func:`evaluate_model` predicts the validation and test splits once and gives the flat metrics
-(``metrics.json``), the detailed reports (``evaluation.json``: classification and regression
-reports from scikit-learn) and the test split's per-example predictions (``predictions.csv``).
+(``metrics.json``), the detailed reports (``evaluation.json``: classification reports with
+ROC, precision-recall and reliability curves, regression reports; numbers from scikit-learn)
+and the per-example results (``predictions.csv``, written by :mod:`ftstudio.engine.examples`).
 
 Everything returned is plain JSON-able Python (lists, floats), so it can be written to the
 run folder and drawn by the window without TensorFlow. TensorFlow and Keras are imported by
@@ -11,8 +12,6 @@ run folder and drawn by the window without TensorFlow. TensorFlow and Keras are 
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,9 +19,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ftstudio.engine.datasets import PreparedData, make_dataset
+from ftstudio.engine.examples import (
+    SplitOutputs,
+    class_probabilities,
+    examples_csv,
+    row_label,
+    row_numbers,
+)
 
 if TYPE_CHECKING:
     from ftstudio.spec import ExperimentSpec
+
+__all__ = ["SCALAR_KEYS", "calibration", "class_probabilities", "classification_report",
+           "evaluate_model", "flat_metrics", "outputs_by_name", "regression_report",
+           "split_reports"]
 
 
 def _f(x: Any) -> float:
@@ -30,22 +40,9 @@ def _f(x: Any) -> float:
     return float(x)
 
 
-def class_probabilities(raw: np.ndarray, n_classes: int) -> np.ndarray:
-    """Turn a model output into an ``(n, n_classes)`` probability matrix.
-
-    A sigmoid output of shape ``(n, 1)`` for two classes becomes ``[1-p, p]``.
-    """
-    raw = np.asarray(raw, dtype=np.float64)
-    if raw.ndim == 1:
-        raw = raw[:, None]
-    if raw.shape[1] == 1 and n_classes == 2:
-        raw = np.concatenate([1.0 - raw, raw], axis=1)
-    return raw
-
-
 def classification_report(y_true: Sequence[int] | np.ndarray, probs: np.ndarray,
                           classes: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, per-class and macro precision/recall/F1, confusion matrix and ROC.
+    """Accuracy, per-class and macro precision/recall/F1, confusion matrix and curves.
 
     Args:
         y_true: class indices.
@@ -54,8 +51,10 @@ def classification_report(y_true: Sequence[int] | np.ndarray, probs: np.ndarray,
 
     Returns:
         A dict with ``accuracy``, ``macro_precision``, ``macro_recall``, ``macro_f1``,
-        ``weighted_f1``, ``roc_auc`` (NaN when undefined), ``per_class`` rows,
-        ``confusion`` (rows = true class), ``roc`` curves per class, ``classes``.
+        ``weighted_f1``, ``roc_auc`` and ``average_precision`` (NaN when undefined),
+        ``per_class`` rows, ``confusion`` (rows = true class), ``roc`` and ``pr`` curves
+        (the positive class for two classes, else one per class, one-vs-rest),
+        ``calibration`` (reliability bins and the expected calibration error), ``classes``.
     """
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -68,6 +67,7 @@ def classification_report(y_true: Sequence[int] | np.ndarray, probs: np.ndarray,
         y_true, y_pred, labels=labels, zero_division=0)
     confusion = confusion_matrix(y_true, y_pred, labels=labels)
     auc, roc = _roc(y_true, probs, classes)
+    ap, pr = _precision_recall(y_true, probs, classes)
     per_class = [{"class": classes[i], "precision": _f(p[i]), "recall": _f(r[i]),
                   "f1": _f(f1[i]), "support": int(support[i])} for i in labels]
     present_mask = support > 0
@@ -82,10 +82,21 @@ def classification_report(y_true: Sequence[int] | np.ndarray, probs: np.ndarray,
         "macro_f1": _f(f1[present_mask].mean()) if present_mask.any() else math.nan,
         "weighted_f1": _f(np.average(f1, weights=support)) if support.sum() else math.nan,
         "roc_auc": _f(auc),
+        "average_precision": _f(ap),
         "per_class": per_class,
         "confusion": confusion.astype(int).tolist(),
         "roc": roc,
+        "pr": pr,
+        "calibration": calibration(y_true, probs),
     }
+
+
+def _curve_classes(y_true: np.ndarray, k: int) -> list[int]:
+    """The classes that get a curve: the positive class of two, else each class present."""
+    present = [c for c in range(k) if (y_true == c).any()]
+    if len(present) < 2:
+        return []
+    return [1] if k == 2 else present
 
 
 def _roc(y_true: np.ndarray, probs: np.ndarray,
@@ -95,23 +106,63 @@ def _roc(y_true: np.ndarray, probs: np.ndarray,
 
     k = len(classes)
     labels = list(range(k))
-    present = [c for c in labels if (y_true == c).any()]
     roc: list[dict[str, Any]] = []
     auc = math.nan
-    if len(present) >= 2 and len(y_true):
-        try:
-            if k == 2:
-                auc = roc_auc_score(y_true, probs[:, 1])
-            else:
-                norm = probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-12, None)
-                auc = roc_auc_score(y_true, norm, multi_class="ovr", average="macro",
-                                    labels=labels) if len(present) == k else math.nan
-        except ValueError:
-            auc = math.nan
-        for c in (present if k > 2 else [1]):
-            fpr, tpr, _ = roc_curve(y_true == c, probs[:, c])
-            roc.append({"class": classes[c], "fpr": _thin(fpr), "tpr": _thin(tpr)})
+    curve_classes = _curve_classes(y_true, k)
+    if not curve_classes:
+        return auc, roc
+    try:
+        if k == 2:
+            auc = roc_auc_score(y_true, probs[:, 1])
+        elif len(curve_classes) == k:
+            norm = probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-12, None)
+            auc = roc_auc_score(y_true, norm, multi_class="ovr", average="macro",
+                                labels=labels)
+    except ValueError:
+        auc = math.nan
+    for c in curve_classes:
+        fpr, tpr, _ = roc_curve(y_true == c, probs[:, c])
+        roc.append({"class": classes[c], "fpr": _thin(fpr), "tpr": _thin(tpr),
+                    "auc": _f(roc_auc_score(y_true == c, probs[:, c]))})
     return auc, roc
+
+
+def _precision_recall(y_true: np.ndarray, probs: np.ndarray,
+                      classes: Sequence[str]) -> tuple[float, list[dict[str, Any]]]:
+    """Average precision (of the positive class, or the macro mean one-vs-rest) and PR curves."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    curves: list[dict[str, Any]] = []
+    for c in _curve_classes(y_true, len(classes)):
+        precision, recall, _ = precision_recall_curve(y_true == c, probs[:, c])
+        curves.append({"class": classes[c], "precision": _thin(precision),
+                       "recall": _thin(recall), "prevalence": _f((y_true == c).mean()),
+                       "ap": _f(average_precision_score(y_true == c, probs[:, c]))})
+    ap = float(np.mean([c["ap"] for c in curves])) if curves else math.nan
+    return ap, curves
+
+
+def calibration(y_true: np.ndarray, probs: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """The reliability curve of the top class: confidence vs accuracy in equal-width bins.
+
+    Uses scikit-learn's ``calibration_curve`` on (predicted class is right, its probability);
+    ``ece`` is the expected calibration error (the count-weighted gap between the two).
+    """
+    from sklearn.calibration import calibration_curve
+
+    n = len(y_true)
+    if n == 0:
+        return {"confidence": [], "accuracy": [], "count": [], "ece": math.nan}
+    confidence = np.clip(probs.max(axis=1), 0.0, 1.0)
+    correct = (probs.argmax(axis=1) == y_true).astype(int)
+    accuracy, mean_conf = calibration_curve(correct, confidence, n_bins=bins, strategy="uniform")
+    # the bins as calibration_curve makes them, to know how many examples each one holds
+    which = np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], confidence)
+    used = np.bincount(which, minlength=bins)
+    used = used[used > 0]
+    ece = float(np.sum(used * np.abs(accuracy - mean_conf)) / n)
+    return {"confidence": [float(v) for v in mean_conf], "accuracy": [float(v) for v in accuracy],
+            "count": [int(v) for v in used], "ece": ece}
 
 
 def _thin(values: np.ndarray, max_points: int = 200) -> list[float]:
@@ -143,7 +194,7 @@ def regression_report(y_true: np.ndarray, y_pred: np.ndarray,
 
 
 SCALAR_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1",
-               "roc_auc", "mae", "rmse", "r2")
+               "roc_auc", "average_precision", "mae", "rmse", "r2")
 
 
 def flat_metrics(split: str, reports: dict[str, dict[str, Any]]) -> dict[str, float]:
@@ -183,76 +234,68 @@ def evaluate_model(model: Any, prepared: PreparedData, backbone: Any, spec: Expe
     Returns:
         ``(metrics, evaluation, predictions_csv)``: flat metrics for ``metrics.json``
         (``test.accuracy``, ``test.loss``, ``val.macro_f1``, …), the detailed reports for
-        ``evaluation.json`` and the test split's per-example predictions as CSV text.
+        ``evaluation.json`` and the per-example results of the test and validation splits
+        (``predictions.csv``, see :mod:`ftstudio.engine.examples`).
     """
-    from ftstudio.engine.heads import loss_and_metrics
-
-    loss_fns, loss_weights, _ = loss_and_metrics(spec, prepared.output_sizes)
     images = images or {}
     names = [o.name for o in spec.head.outputs]
     metrics: dict[str, float] = {}
     evaluation: dict[str, Any] = {"splits": {}}
-    predictions = ""
+    parts: list[SplitOutputs] = []
+    numbers = row_numbers(prepared.data, spec)
     t = spec.training
-    for split in ("val", "test"):
+    for split in ("test", "val"):
         idx = prepared.splits[split]
         if len(idx) == 0:
             continue
         ds_x = make_dataset(prepared, backbone, split, t.batch_size, t.seed, False,
                             with_targets=False, images=images.get(split))
         outputs = outputs_by_name(model.predict(ds_x, verbose=0), names)
-        reports: dict[str, dict[str, Any]] = {}
-        for o in spec.head.outputs:
-            col = prepared.output_columns[o.name]
-            y = prepared.targets(o.name, split)
-            if o.task == "classification":
-                reports[o.name] = classification_report(y, outputs[o.name],
-                                                        prepared.data.classes[col])
-            else:
-                reports[o.name] = regression_report(y, outputs[o.name])
+        reports = split_reports(prepared, spec, split, outputs)
         metrics.update(flat_metrics(split, reports))
-        # The loss from the same predictions (one pass over the split, not two); like
-        # Keras' val_loss it is the weighted sum of the output losses, without the
-        # regularisation penalties.
-        metrics[f"{split}.loss"] = sum(
-            loss_weights[o.name] * float(loss_fns[o.name](prepared.targets(o.name, split),
-                                                          outputs[o.name]))
-            for o in spec.head.outputs)
+        metrics[f"{split}.loss"] = _split_loss(prepared, spec, split, outputs)
         evaluation["splits"][split] = {"n": int(len(idx)), "outputs": reports}
-        if split == "test":
-            predictions = _predictions_csv(prepared, spec, idx, outputs)
+        parts.append(SplitOutputs(split, idx, numbers[idx], outputs))
     evaluation["outputs"] = [{"name": o.name, "task": o.task,
                               "label_column": prepared.output_columns[o.name]}
                              for o in spec.head.outputs]
+    evaluation["row_label"] = row_label(prepared.data.modality)
+    predictions = examples_csv(prepared.data, spec, prepared.output_columns, parts)
     return {k: round(float(v), 6) for k, v in metrics.items()}, evaluation, predictions
 
 
-def _predictions_csv(prepared: PreparedData, spec: ExperimentSpec, idx: np.ndarray,
-                     outputs: dict[str, np.ndarray]) -> str:
-    """Per-example test predictions (the base of error analysis)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    header = ["row_id"]
-    for o in spec.head.outputs:
-        header += [f"{o.name}.true", f"{o.name}.pred"] + (
-            [f"{o.name}.confidence"] if o.task == "classification" else [])
-    writer.writerow(header)
-    cols: dict[str, tuple[list[Any], ...]] = {}
+def split_reports(prepared: PreparedData, spec: ExperimentSpec, split: str,
+                  outputs: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """The classification or regression report of each output on ``split``.
+
+    Args:
+        prepared: the data and its split.
+        spec: the experiment (its outputs).
+        split: ``"val"`` or ``"test"``.
+        outputs: class probabilities or values per output name, in split order.
+    """
+    reports: dict[str, dict[str, Any]] = {}
     for o in spec.head.outputs:
         col = prepared.output_columns[o.name]
-        y = prepared.data.targets[col][idx]
+        y = prepared.targets(o.name, split)
         if o.task == "classification":
-            classes = prepared.data.classes[col]
-            probs = class_probabilities(outputs[o.name], len(classes))
-            pred = probs.argmax(axis=1)
-            cols[o.name] = ([classes[i] for i in y], [classes[i] for i in pred],
-                            [f"{p:.4f}" for p in probs.max(axis=1)])
+            reports[o.name] = classification_report(y, outputs[o.name],
+                                                    prepared.data.classes[col])
         else:
-            cols[o.name] = ([f"{v:.6g}" for v in y],
-                            [f"{v:.6g}" for v in np.asarray(outputs[o.name]).ravel()])
-    for j, row_id in enumerate(prepared.data.row_ids[idx]):
-        row: list[Any] = [int(row_id)]
-        for o in spec.head.outputs:
-            row += [c[j] for c in cols[o.name]]
-        writer.writerow(row)
-    return buf.getvalue()
+            reports[o.name] = regression_report(y, outputs[o.name])
+    return reports
+
+
+def _split_loss(prepared: PreparedData, spec: ExperimentSpec, split: str,
+                outputs: dict[str, np.ndarray]) -> float:
+    """The loss of a split from its predictions (one pass over the split, not two).
+
+    Like Keras' ``val_loss`` it is the weighted sum of the output losses, without the
+    regularisation penalties.
+    """
+    from ftstudio.engine.heads import loss_and_metrics
+
+    loss_fns, loss_weights, _ = loss_and_metrics(spec, prepared.output_sizes)
+    return sum(loss_weights[o.name] * float(loss_fns[o.name](prepared.targets(o.name, split),
+                                                             outputs[o.name]))
+               for o in spec.head.outputs)

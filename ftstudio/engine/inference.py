@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ftstudio.engine.artifacts import RunBackbone, load_run, read_splits
+from ftstudio.engine.artifacts import (
+    RunBackbone,
+    class_names,
+    load_run,
+    read_splits,
+    save_labels,
+)
 from ftstudio.engine.data import IMAGE_EXTENSIONS, load_images, read_table
 from ftstudio.engine.datasets import load_images_of_splits, prepare_data
 from ftstudio.engine.evaluation import class_probabilities, evaluate_model, outputs_by_name
@@ -35,13 +41,23 @@ def evaluate_run(run_dir: str | Path, reporter: Reporter | None = None) -> dict[
     reporter = reporter or BaseReporter()
     loaded = load_run(run_dir)
     run, spec = loaded.run, loaded.spec
-    prepared = prepare_data(spec, reporter, read_splits(run))
-    images = load_images_of_splits(prepared, loaded.backbone, ("val", "test"))
-    metrics, evaluation, predictions = evaluate_model(loaded.model, prepared, loaded.backbone,
-                                                      spec, images)
-    run.write_json("metrics.json", metrics)
-    run.write_json("evaluation.json", evaluation)
-    atomic_write_text(run.file("predictions.csv"), predictions)
+    run.lock("evaluation")  # one writer: not while the run trains, nor two evaluations
+    try:
+        prepared = prepare_data(spec, reporter, read_splits(run))
+        images = load_images_of_splits(prepared, loaded.backbone, ("val", "test"))
+        metrics, evaluation, predictions = evaluate_model(loaded.model, prepared,
+                                                          loaded.backbone, spec, images)
+        # What is not the model's own score (the baseline's) does not change: keep it.
+        kept = {k: v for k, v in run.metrics().items()
+                if not k.startswith(("test.", "val.")) and k not in metrics}
+        metrics = {**metrics, **kept}
+        run.write_json("metrics.json", metrics)
+        run.write_json("evaluation.json", evaluation)
+        atomic_write_text(run.file("predictions.csv"), predictions)
+        save_labels(run, {o: prepared.data.classes.get(c, [])
+                          for o, c in prepared.output_columns.items()})
+    finally:
+        run.unlock()
     return metrics
 
 
@@ -62,7 +78,7 @@ def predict(run_dir: str | Path, texts: list[str] | None = None,
     import tensorflow as tf
 
     loaded = load_run(run_dir)
-    spec, backbone, labels = loaded.spec, loaded.backbone, loaded.labels
+    spec, backbone = loaded.spec, loaded.backbone
     inputs, shown = _read_inputs(spec, texts, file, backbone)
     if spec.modality == "text":
         x = backbone.preprocessor(tf.constant(inputs))
@@ -76,7 +92,8 @@ def predict(run_dir: str | Path, texts: list[str] | None = None,
         for o in spec.head.outputs:
             out = outputs[o.name][i:i + 1]
             if o.task == "classification":
-                classes = labels.get(o.name) or [str(k) for k in range(out.shape[-1])]
+                width = int(out.shape[-1])
+                classes = class_names(loaded, o.name, 2 if width == 1 else width)
                 probs = class_probabilities(out, len(classes))[0]
                 k = int(probs.argmax())
                 row[o.name] = {"label": classes[k], "confidence": float(probs[k]),

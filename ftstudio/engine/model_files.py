@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from ftstudio.engine.archive_limits import check_h5_limits, check_zip_limits, check_zipped_weights
 from ftstudio.errors import BackboneError, LibraryError
 
 __all__ = [
@@ -61,6 +62,7 @@ def h5_model_config(path: Path) -> dict[str, Any] | None:
 
     try:
         with h5py.File(path, "r") as handle:
+            check_h5_limits(path, handle)
             raw = handle.attrs.get("model_config")
     except OSError as exc:
         raise LibraryError(f"{path.name} is not a readable HDF5 file ({exc}); it may be "
@@ -77,16 +79,20 @@ def h5_model_config(path: Path) -> dict[str, Any] | None:
 
 
 def keras_zip_config(path: Path) -> dict[str, Any]:
-    """The ``config.json`` inside a ``.keras`` zip archive.
+    """The ``config.json`` inside a ``.keras`` zip archive, read within the archive limits.
 
     Raises:
-        LibraryError: not a zip, not a Keras model archive, or damaged.
+        LibraryError: not a zip, not a Keras model archive, damaged, or beyond the limits
+            (:func:`check_zip_limits`).
     """
     if not zipfile.is_zipfile(path):
         raise LibraryError(f"{path.name} is not a Keras model file: a .keras file is a zip "
-                           f"archive and this one is not (wrong extension, or damaged)")
+                           f"archive and this one is not (wrong extension, or damaged: cut "
+                           f"short or overwritten)")
     try:
         with zipfile.ZipFile(path) as archive:
+            check_zip_limits(path, archive)
+            check_zipped_weights(path, archive)
             names = set(archive.namelist())
             if "config.json" not in names or not names & {"model.weights.h5",
                                                           "model.weights.json"}:
@@ -232,6 +238,7 @@ def weights_signature(path: Path) -> tuple[int, int, list[tuple[str, tuple[int, 
 
     try:
         with h5py.File(path, "r") as handle:
+            check_h5_limits(path, handle)
             handle.visititems(visit)
     except OSError as exc:
         raise LibraryError(f"{path.name} is not a readable HDF5 file ({exc})") from exc

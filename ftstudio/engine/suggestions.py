@@ -6,11 +6,14 @@ previewed; the user can change every guess. Only pandas is needed (no TensorFlow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["LABEL_NAMES", "ColumnInfo", "ColumnKind", "describe_column", "suggest_columns"]
+__all__ = ["DEFAULT_RUN_NAME", "LABEL_NAMES", "ColumnInfo", "ColumnKind", "describe_column",
+           "run_name", "suggest_columns"]
 
 ColumnKind = Literal["text", "numeric", "category", "empty"]
 
@@ -24,6 +27,8 @@ _TEXT_MEAN_LENGTH = 25
 """Strings longer than this on average are text to read, not categories."""
 _NOT_FEATURES = ("id", "index", "row")
 """Column names that number the rows rather than describe them."""
+DEFAULT_RUN_NAME = "experiment"
+"""The name of a spec nobody named (``ExperimentSpec.name``'s default)."""
 
 
 @dataclass(frozen=True)
@@ -103,3 +108,20 @@ def _label_by_name(columns: Sequence[ColumnInfo]) -> str | None:
         if key in by_name and by_name[key].kind in ("category", "numeric"):
             return by_name[key].name
     return None
+
+
+def run_name(data_source: str | None, backbone: str | None) -> str:
+    """A run name made of the data and the backbone: ``flowers-mlp``, ``reviews-minilm``.
+
+    Args:
+        data_source: the CSV file or image folder (its name without extension is used).
+        backbone: the backbone in a word or two (``minilm``, ``MLP``, a file name).
+
+    Returns:
+        Lower-case words joined by ``-`` (letters, digits, ``_`` and ``.`` kept), at most 40
+        characters; :data:`DEFAULT_RUN_NAME` when there is nothing to name it after.
+    """
+    parts = [Path(data_source).stem if data_source else "", backbone or ""]
+    words = [re.sub(r"[^a-z0-9_.]+", "-", p.lower()).strip("-.") for p in parts]
+    name = "-".join(w for w in words if w)[:40].strip("-.")
+    return name or DEFAULT_RUN_NAME

@@ -123,7 +123,7 @@ class JsonSpecMixin:
         path = Path(path)
         data = read_json_object(path)
         for item in overrides or []:
-            apply_override(data, item)
+            apply_override(data, item, cls)
         return cls.from_dict(data).resolved(path.resolve().parent)
 
     def save(self, path: str | Path) -> None:
@@ -134,14 +134,22 @@ class JsonSpecMixin:
         tmp.replace(path)
 
 
-def apply_override(data: dict[str, Any], item: str) -> None:
+def apply_override(data: dict[str, Any], item: str, schema: Any = None) -> None:
     """Apply one ``dotted.key=value`` override to raw spec data in place.
 
     The value is parsed as JSON when it can be (numbers, true/false, null, lists),
     otherwise taken as a string: ``training.epochs=2``, ``data.path=reviews.csv``.
 
+    Args:
+        data: the raw spec data.
+        item: the ``key=value`` text.
+        schema: the spec's dataclass; with it, a plain value given for a whole section
+            (``--set training=3``) is refused right here, naming that override rather than
+            a later one that looks inside the section.
+
     Raises:
-        SpecError: when the item is not of the ``key=value`` form.
+        SpecError: the item is not of the ``key=value`` form, or replaces a section by a
+            value, or looks inside a key that is not a section.
     """
     key, sep, raw = item.partition("=")
     key = key.strip()
@@ -149,16 +157,42 @@ def apply_override(data: dict[str, Any], item: str) -> None:
         raise SpecError(f"--set expects key=value (for example training.epochs=2), got {item!r}")
     try:
         value: Any = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         value = raw
-    node = data
     parts = key.split(".")
-    for part in parts[:-1]:
+    if schema is not None:
+        _check_section_value(schema, parts, value, item)
+    node = data
+    for i, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise SpecError(f"--set {key}: '{part}' is not a section")
+            where = ".".join(parts[:i + 1])
+            raise SpecError(f"--set {key}: '{where}' is not a section (it holds "
+                            f"{_short(child)}), so it has no key '{parts[i + 1]}'")
         node = child
     node[parts[-1]] = value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_section_value(schema: Any, parts: list[str], value: Any, item: str) -> None:
+    """Refuse a non-object value for a key that names a section of ``schema``."""
+    cls = schema
+    for part in parts:
+        if not dataclasses.is_dataclass(cls):
+            return
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if part not in fields:
+            return  # an unknown key: from_dict names it with the allowed ones
+        cls = typing.get_type_hints(cls)[part]
+    if dataclasses.is_dataclass(cls) and not isinstance(value, dict):
+        key = ".".join(parts)
+        first = dataclasses.fields(cls)[0].name
+        raise SpecError(f"--set {item}: '{key}' is a section of the spec, not a single value; "
+                        f"set one of its keys instead, e.g. --set {key}.{first}=…")
 
 
 def _type_name(tp: Any) -> str:

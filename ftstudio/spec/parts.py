@@ -166,6 +166,9 @@ class TrainSpec:
     class_weight: str | dict[str, float] | None = None
     """``None``, ``balanced``, or a ``class name -> weight`` map (first output)."""
     gradient_clip_norm: float | None = None
+    baseline: bool = True
+    """Classification (and regression) runs also fit a linear probe on the frozen pretrained
+    features (same split and seed) so the run shows what fine-tuning added; ``false`` skips it."""
 
 
 @dataclass

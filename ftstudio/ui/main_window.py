@@ -28,8 +28,9 @@ from ftstudio.bridge.jobs import ErrorInfo, JobRunner
 from ftstudio.bridge.types import EngineInfo, RunDetails, TrainOutcome
 from ftstudio.errors import FtStudioError
 from ftstudio.spec import ExperimentSpec
-from ftstudio.ui.dialogs import show_error
+from ftstudio.ui.dialogs import ask_question, show_error
 from ftstudio.ui.pages.data_page import DataPage
+from ftstudio.ui.pages.pretrain_form import restore_form, save_form
 from ftstudio.ui.project import Project
 from ftstudio.ui.resources import icon
 from ftstudio.ui.settings import make_settings
@@ -50,7 +51,7 @@ __all__ = ["MainWindow"]
 log = logging.getLogger(__name__)
 
 PAGE_TITLES = {"data": "Data", "model": "Model", "train": "Train", "evaluate": "Evaluate",
-               "runs": "Runs", "library": "Library", "pretrain": "Pretrain"}
+               "runs": "Runs", "export": "Export", "library": "Library", "pretrain": "Pretrain"}
 """Sidebar order and titles of the pages."""
 
 
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self.project.dirtyChanged.connect(self._update_title)
         self.project.pathChanged.connect(self._update_title)
         self.project.loaded.connect(self._update_title)
+        self.project.changed.connect(self._update_title)  # the name follows the data
 
     # ============================================================= composing
     @Slot()
@@ -136,6 +138,7 @@ class MainWindow(QMainWindow):
             return
         self._pages_ready = True
         from ftstudio.ui.pages.evaluate_page import EvaluatePage
+        from ftstudio.ui.pages.export_page import ExportPage
         from ftstudio.ui.pages.library_page import LibraryPage
         from ftstudio.ui.pages.model_page import ModelPage
         from ftstudio.ui.pages.pretrain_page import PretrainPage
@@ -146,13 +149,16 @@ class MainWindow(QMainWindow):
         self.train_page = TrainPage(self.project, self.runner)
         self.train_page.runs_root = self.runs_root
         self.evaluate_page = EvaluatePage()
-        self.runs_page = RunsPage(self.runner)
+        self.runs_page = RunsPage(self.runner, settings=self.settings)
         self.runs_page.runs_root = self.runs_root
+        self.export_page = ExportPage(self.runner)
+        self.export_page.runs_root = self.runs_root
         self.library_page = LibraryPage(self.runner)
         self.pretrain_page = PretrainPage(self.runner)
         self.pages.update({"model": self.model_page, "train": self.train_page,
                            "evaluate": self.evaluate_page, "runs": self.runs_page,
-                           "library": self.library_page, "pretrain": self.pretrain_page})
+                           "export": self.export_page, "library": self.library_page,
+                           "pretrain": self.pretrain_page})
         current = self.sidebar.pages.currentRow()
         for row, key in enumerate(PAGE_TITLES):
             if key == "data":
@@ -166,17 +172,24 @@ class MainWindow(QMainWindow):
                 placeholder.deleteLater()
         self.stack.setCurrentIndex(current)
         self._connect_pages()
+        restore_form(self.pretrain_page, self.settings)
         if self.data_page.preview is not None:
             self.model_page.set_preview(self.data_page.preview)
 
     def _connect_pages(self) -> None:
-        for page in (self.model_page, self.train_page, self.runs_page):
+        for page in (self.model_page, self.train_page, self.runs_page, self.export_page):
             page.errorRaised.connect(self.show_error)
             page.statusMessage.connect(self.show_status)
         self.evaluate_page.statusMessage.connect(self.show_status)
         self.data_page.previewed.connect(self.model_page.set_preview)
         self.train_page.runningChanged.connect(self._on_training_running)
+        self.train_page.startableChanged.connect(self.menu_actions.start_training.setEnabled)
+        self.train_page.confirm = self._confirm
         self.train_page.runFinished.connect(self._on_run_finished)
+        self.train_page.runEnded.connect(self.runs_page.refresh)
+        self.model_page.weightsImportRequested.connect(self._on_weights_import)
+        self.model_page.weightsDownloadRequested.connect(self._on_weights_download)
+        self.train_page.update_start()
         self.train_page.showEvaluation.connect(self._on_show_evaluation)
         self.runs_page.runOpened.connect(self._on_run_opened)
         self.runs_page.specRequested.connect(self._on_spec_requested)
@@ -253,15 +266,25 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _on_training_running(self, running: bool) -> None:
-        self.menu_actions.start_training.setEnabled(not running)
         self.menu_actions.stop_training.setEnabled(running)
         self.sidebar.mark("train", "●" if running else "")
+
+    @Slot(str)
+    def _on_weights_import(self, arch: str) -> None:
+        self.go_to("library")
+        self.library_page.choose_weights_file(arch)
+
+    @Slot(str)
+    def _on_weights_download(self, arch: str) -> None:
+        self.go_to("library")
+        self.library_page.open_download(arch)
 
     @Slot(object)
     def _on_run_finished(self, outcome: TrainOutcome) -> None:
         self.project.ui_state["last_run"] = outcome.run_dir
         if self._closing:
             return
+        self.export_page.set_run(outcome.run_dir)
         self.runs_page.refresh()
         self.runs_page.open_run(outcome.run_dir, purpose="quiet")
 
@@ -274,6 +297,7 @@ class MainWindow(QMainWindow):
     @Slot(object, bool)
     def _on_run_opened(self, details: RunDetails, switch: bool) -> None:
         self.evaluate_page.show_run(details)
+        self.export_page.set_run(details.path)
         if switch:
             self.train_page.show_history(details.history, details.name)
             self.go_to("evaluate")
@@ -353,7 +377,12 @@ class MainWindow(QMainWindow):
     def ask(self, title: str, text: str,
             buttons: QMessageBox.StandardButton) -> QMessageBox.StandardButton:
         """Ask a blocking question (tests replace this method)."""
-        return QMessageBox.question(self, title, text, buttons)
+        return ask_question(self, title, text, buttons)
+
+    def _confirm(self, title: str, text: str) -> bool:
+        """Ask a yes/no question through :meth:`ask`."""
+        yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+        return self.ask(title, text, yes | no) == yes
 
     @Slot()
     def _update_title(self, *args: Any) -> None:
@@ -418,8 +447,12 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
-            # the frame's size is known once the window is on screen
-            QTimer.singleShot(0, lambda: clamp_to_screen(self))
+            # the frame's size is known once the window manager has framed the window
+            QTimer.singleShot(400, self, self._clamp_to_screen)
+
+    @Slot()
+    def _clamp_to_screen(self) -> None:
+        clamp_to_screen(self)
 
     # ============================================================= shutdown
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802, D102
@@ -431,10 +464,14 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        elif not self.files.confirm_discard():
+        # unsaved edits are asked about on every way out, training or not; a Cancel here
+        # leaves the training running
+        if not self.files.confirm_discard():
             event.ignore()
             return
         self.save_geometry()
+        if self._pages_ready:  # what was typed outside the project, for next time
+            save_form(self.pretrain_page, self.settings)
         self._closing = True
         self.hide()
         self.shutdown()
@@ -452,7 +489,7 @@ class MainWindow(QMainWindow):
         if self._pages_ready:
             if self.train_page.running:
                 self.train_page.stop()
-            for page in (self.library_page, self.pretrain_page):
+            for page in (self.library_page, self.pretrain_page, self.export_page):
                 try:
                     page.shutdown()
                 except Exception:  # noqa: BLE001 - shutting down anyway

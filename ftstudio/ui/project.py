@@ -61,12 +61,14 @@ class Project(QObject):
             ``training``, ``name``).
         dirtyChanged(bool): unsaved changes appeared or were saved.
         pathChanged(object): the project file changed (``Path`` or ``None``).
+        readinessChanged(): :attr:`blockers` or :attr:`untrained_backbone` changed.
     """
 
     loaded = Signal()
     changed = Signal(str)
     dirtyChanged = Signal(bool)
     pathChanged = Signal(object)
+    readinessChanged = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +78,10 @@ class Project(QObject):
         self.dirty = False
         self.data_check: Any = None
         """The last :class:`~ftstudio.bridge.types.DataCheck` of the current data (or None)."""
+        self.blockers: dict[str, str] = {}
+        """Area (``data``, ``model``) -> why training cannot start yet, in words."""
+        self.untrained_backbone: str | None = None
+        """The chosen backbone's name when it has no pretrained weights (else None)."""
 
     # ------------------------------------------------------------ lifecycle
     def new(self) -> None:
@@ -88,6 +94,7 @@ class Project(QObject):
         self.spec = spec
         self.ui_state = dict(ui_state or {})
         self.data_check = None
+        self.blockers = {}
         self._set_path(path)
         self._set_dirty(False)
         self.loaded.emit()
@@ -133,6 +140,22 @@ class Project(QObject):
             self._set_dirty(True)
         self.changed.emit(section)
 
+    def set_blocker(self, area: str, reason: str | None) -> None:
+        """Record why ``area`` keeps training from starting (``None``: it no longer does)."""
+        if reason:
+            if self.blockers.get(area) == reason:
+                return
+            self.blockers[area] = reason
+        elif self.blockers.pop(area, None) is None:
+            return
+        self.readinessChanged.emit()
+
+    def set_untrained_backbone(self, label: str | None) -> None:
+        """Record that the chosen backbone has no pretrained weights (``label``) or has."""
+        if label != self.untrained_backbone:
+            self.untrained_backbone = label
+            self.readinessChanged.emit()
+
     def spec_copy(self) -> ExperimentSpec:
         """Return a deep copy of the spec (for a worker thread to own)."""
         return copy.deepcopy(self.spec)
@@ -140,7 +163,9 @@ class Project(QObject):
     @property
     def title(self) -> str:
         """The name shown in the window title."""
-        return self.path.stem if self.path else (self.spec.name or "Untitled")
+        if self.path:
+            return self.path.stem
+        return "Untitled" if self.spec.name in ("", ExperimentSpec().name) else self.spec.name
 
     def _set_path(self, path: Path | None) -> None:
         if path != self.path:

@@ -8,32 +8,74 @@ of the window (and its buttons) off a smaller one.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QRect, QSettings, QSize
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QByteArray, QEvent, QObject, QRect, QSettings, QSize, Qt
+from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QScrollArea, QWidget
 
-__all__ = ["DEFAULT_SIZE", "MINIMUM_SIZE", "clamp_to_screen", "restore_geometry",
-           "save_geometry", "scrolling"]
+__all__ = ["DEFAULT_SIZE", "FRAME_ALLOWANCE", "MINIMUM_SIZE", "PageScroll", "available_geometry",
+           "clamp_to_screen", "restore_geometry", "save_geometry", "scrolling"]
 
 DEFAULT_SIZE = QSize(1280, 800)
 """The first size of the window (smaller screens get their available size instead)."""
 MINIMUM_SIZE = QSize(800, 520)
 """The smallest window every page still works in (a 1024×640 screen leaves ~1016×570)."""
 GEOMETRY_KEY = "window/geometry"
+FRAME_ALLOWANCE = QSize(16, 48)
+"""Room a window manager's frame and title bar may take (known only once on screen)."""
+
+
+class PageScroll(QScrollArea):
+    """A frameless scroll area that gives its page all the room there is, and no more.
+
+    The page fills the area while the area is larger than the page's minimum size, and scrolls
+    when it is smaller. (``widgetResizable`` would size a page whose layout has a
+    height-for-width, wrapping labels for instance, to its *preferred* height: charts would
+    grow taller than the window and the page would scroll for nothing.)
+
+    Args:
+        page: the page to show.
+    """
+
+    def __init__(self, page: QWidget) -> None:
+        super().__init__()
+        self.setObjectName(f"{page.objectName() or 'page'}Scroll")
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(page)
+        page.installEventFilter(self)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802, D102
+        super().resizeEvent(event)
+        self.fit_page()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802, D102
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.fit_page()
+        return super().eventFilter(watched, event)
+
+    def fit_page(self) -> None:
+        """Size the page: the viewport, or its minimum size where that is larger."""
+        page = self.widget()
+        if page is None:
+            return
+        view = self.viewport().size()
+        minimum = page.minimumSizeHint().expandedTo(page.minimumSize())
+        width = max(view.width(), minimum.width())
+        height = minimum.height()
+        layout = page.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            height = max(height, layout.minimumHeightForWidth(width))
+        # the vertical scroll bar takes width from the page when it appears
+        if height > view.height() and width == view.width():
+            width = max(minimum.width(), width - self.verticalScrollBar().sizeHint().width())
+            if layout is not None and layout.hasHeightForWidth():
+                height = max(height, layout.minimumHeightForWidth(width))
+        page.resize(width, max(view.height(), height))
 
 
 def scrolling(page: QWidget) -> QScrollArea:
-    """Put ``page`` in a frameless scroll area that gives it all the room there is.
-
-    The page fills the area while the area is larger than the page's minimum size, and scrolls
-    when it is smaller.
-    """
-    holder = QScrollArea()
-    holder.setObjectName(f"{page.objectName() or 'page'}Scroll")
-    holder.setWidgetResizable(True)
-    holder.setFrameShape(QScrollArea.Shape.NoFrame)
-    holder.setWidget(page)
-    return holder
+    """Put ``page`` in a :class:`PageScroll` (it scrolls only when the window is too small)."""
+    return PageScroll(page)
 
 
 def available_geometry(window: QWidget) -> QRect:
@@ -70,14 +112,25 @@ def clamp_to_screen(window: QWidget) -> bool:
 
 
 def restore_geometry(window: QWidget, settings: QSettings) -> None:
-    """Restore the remembered size and position, clamped to the screen (default 1280×800)."""
+    """Restore the remembered size and position, clamped to the screen (default 1280×800).
+
+    A window that would fill (or overflow) the screen starts maximised instead: the window
+    manager then fits it, title bar and panels included, whatever their size.
+    """
     geometry = settings.value(GEOMETRY_KEY)
-    if not (isinstance(geometry, QByteArray) and not geometry.isEmpty()
-            and window.restoreGeometry(geometry)):
-        avail = available_geometry(window)
+    restored = isinstance(geometry, QByteArray) and not geometry.isEmpty() and \
+        window.restoreGeometry(geometry)
+    avail = available_geometry(window)
+    if not restored:
         window.resize(min(DEFAULT_SIZE.width(), avail.width()),
                       min(DEFAULT_SIZE.height(), avail.height()))
+    if window.isMaximized():
+        return
+    fills = window.width() >= avail.width() - FRAME_ALLOWANCE.width() or \
+        window.height() >= avail.height() - FRAME_ALLOWANCE.height()
     clamp_to_screen(window)
+    if fills:
+        window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
 
 
 def save_geometry(window: QWidget, settings: QSettings) -> None:

@@ -139,6 +139,7 @@ def test_kill_mid_training_then_resume(tmp_path):
     res = subprocess.run(cmd + ["--resume"], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=400)
     assert res.returncode == 0, res.stderr
+    assert "interrupted while training" in res.stderr  # the resume says what it found
     epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
     assert epochs == [str(i) for i in range(12)]
     assert json.loads((run / "status.json").read_text())["status"] == "finished"

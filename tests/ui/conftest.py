@@ -4,7 +4,9 @@ tiny data sets (tabular CSV, image folder + a tiny CNN file) and page screenshot
 from __future__ import annotations
 
 import csv
+import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,25 @@ import numpy as np
 import pytest
 
 from tests.helpers.specs import write_image_folder
+
+SCREEN = (1920, 1080)
+"""The offscreen platform's screen: as large as the largest size the window tests set (the
+default, 800×800, would make the window clamp itself to it)."""
+
+
+def _offscreen_screen() -> None:
+    """Give the offscreen platform a 1920×1080 screen (read when the QApplication starts;
+    conftest files are imported before any test creates it)."""
+    if os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        return
+    config = Path(tempfile.gettempdir()) / f"ftstudio-offscreen-{os.getpid()}.json"
+    config.write_text(json.dumps({"screens": [{
+        "name": "test", "x": 0, "y": 0, "width": SCREEN[0], "height": SCREEN[1],
+        "logicalDpiX": 96, "logicalDpiY": 96, "dpr": 1}]}))
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={config}"
+
+
+_offscreen_screen()
 
 SCREENSHOTS = Path(os.environ.get("FTSTUDIO_SCREENSHOTS",
                                   Path(__file__).resolve().parents[2] / "screenshots"))
@@ -65,6 +86,15 @@ def wait_engine(qtbot, w, timeout: int = 180_000) -> None:  # noqa: ANN001
     w.start_engine()
     qtbot.waitUntil(lambda: w.engine_state in ("ready", "failed"), timeout=timeout)
     assert w.engine_state == "ready", w.engine_error
+
+
+def open_data(qtbot, w, path: Path) -> None:  # noqa: ANN001
+    """Open a CSV file or image folder on the Data page and wait until it is checked."""
+    page = w.data_page
+    page.open_path(str(path))
+    qtbot.waitUntil(lambda: page.preview is not None and Path(page.preview.source) == path
+                    and (page.check is not None or bool(page.check_error)), timeout=60_000)
+    assert page.check_error is None, page.check_error
 
 
 def shot(w, name: str) -> Path:  # noqa: ANN001

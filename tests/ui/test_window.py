@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QMessageBox
 
 from ftstudio.spec import ExperimentSpec
-from tests.ui.conftest import shot, wait_engine
+from tests.ui.conftest import open_data, shot, wait_engine
 
 pytestmark = pytest.mark.gui
 
@@ -35,13 +35,6 @@ class BatchProbe(QObject):
     def on_batches(self, chunk: list) -> None:
         if self.page.running:
             self.live += len(chunk)
-
-
-def open_data(qtbot, w, path: Path) -> None:  # noqa: ANN001
-    w.data_page.open_path(str(path))
-    qtbot.waitUntil(lambda: w.data_page.check is not None or bool(w.data_page.check_error),
-                    timeout=60_000)
-    assert w.data_page.check_error is None, w.data_page.check_error
 
 
 def wait_built(qtbot, w, condition=lambda d: True) -> None:  # noqa: ANN001

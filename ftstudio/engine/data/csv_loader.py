@@ -54,6 +54,7 @@ def load_csv(spec: ExperimentSpec, modality: Literal["text", "tabular"]) -> Load
     if modality == "text":
         inputs = np.array([str(v) for v in frame[inputs_cols[0]]], dtype=object)
         feature_names: list[str] = []
+        _warn_huge_texts(inputs, lines, inputs_cols[0], name, warns)
     else:
         matrix = [_to_numbers(frame[c], c, lines, "a feature column", name) for c in inputs_cols]
         inputs = np.stack(matrix, axis=1).astype(np.float32)
@@ -72,6 +73,25 @@ def load_csv(spec: ExperimentSpec, modality: Literal["text", "tabular"]) -> Load
     return LoadedData(modality=modality, inputs=inputs, feature_names=feature_names,
                       targets=targets, classes=classes, row_ids=lines - header_line,
                       warnings=warns, source=str(path))
+
+
+HUGE_TEXT_CHARS = 1_000_000
+"""A text longer than this is absurd as a model input (models read a few hundred tokens)."""
+
+
+def _warn_huge_texts(texts: np.ndarray, lines: np.ndarray, column: str, name: str,
+                     warns: list[str]) -> None:
+    """Warn about absurdly long text fields: they cost memory and teach nothing."""
+    sizes = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    huge = np.flatnonzero(sizes > HUGE_TEXT_CHARS)
+    if not len(huge):
+        return
+    biggest = int(huge[np.argmax(sizes[huge])])
+    warns.append(f"{plural(len(huge), 'text')} in '{column}' of {name} "
+                 f"{'is' if len(huge) == 1 else 'are'} over {HUGE_TEXT_CHARS:,} characters "
+                 f"(the longest, line {lines[biggest]}, has {int(sizes[biggest]):,}); a model "
+                 f"reads only its first few hundred tokens, so the rest only costs memory "
+                 f"(about twice its size while training): shorten or split such fields.")
 
 
 def _input_columns(spec: ExperimentSpec, modality: str, columns: list[str],
@@ -109,7 +129,7 @@ def _drop_empty_rows(frame: pd.DataFrame, inputs_cols: list[str], tasks: dict[st
         if empty.any():
             lines = frame.index.to_numpy()[empty]
             warns.append(f"Dropped {plural(int(empty.sum()), 'row')} with an empty "
-                         f"'{col}' label ({_lines_of(lines)}).")
+                         f"'{col}' label ({_why(frame[col])}{_lines_of(lines)}).")
             frame = frame.loc[~empty]
     for col in inputs_cols:
         empty = _is_empty(frame[col])
@@ -117,7 +137,7 @@ def _drop_empty_rows(frame: pd.DataFrame, inputs_cols: list[str], tasks: dict[st
             lines = frame.index.to_numpy()[empty]
             what = "text" if modality == "text" else "value"
             warns.append(f"Dropped {plural(int(empty.sum()), 'row')} with an empty {what} in "
-                         f"'{col}' ({_lines_of(lines)}).")
+                         f"'{col}' ({_why(frame[col])}{_lines_of(lines)}).")
             frame = frame.loc[~empty]
     if len(frame) == 0:
         raise DataError(f"{name} has no usable rows: every row lacks a label or an input; "
@@ -140,12 +160,23 @@ def _require_column(column: str, columns: list[str], name: str, key: str) -> Non
 
 
 def _is_empty(values: pd.Series) -> np.ndarray:
-    """Mark the cells that are NaN / None or only whitespace."""
+    """Mark the cells that hold no usable value: the one rule for every column.
+
+    Missing cells (empty, ``NaN``, ``NA``, ``null``…) and, in number columns, infinite ones
+    (``inf``) count as empty; text cells that are only whitespace too.
+    """
     missing = values.isna().to_numpy()
-    if values.dtype.kind in "biuf":
+    if values.dtype.kind == "f":
+        return ~np.isfinite(values.to_numpy(dtype=np.float64))
+    if values.dtype.kind in "biu":
         return missing
     text = values.astype(object).where(~missing, "")
     return missing | np.array([not str(v).strip() for v in text], dtype=bool)
+
+
+def _why(values: pd.Series) -> str:
+    """``missing or infinite; `` for number columns (the rule said once, the same way)."""
+    return "missing or infinite; " if values.dtype.kind == "f" else ""
 
 
 def _label_text(value: Any) -> str:
@@ -179,9 +210,9 @@ def _to_numbers(values: pd.Series, column: str, lines: np.ndarray, what: str,
                             f"'{as_text.iloc[i]}' at line {lines[i]} of {name}; it must hold "
                             f"numbers only")
     inf = np.flatnonzero(~np.isfinite(arr))
-    if len(inf):
-        raise DataError(f"column '{column}' ({what}) has an infinite or missing value at line "
-                        f"{lines[inf[0]]} of {name}; it must hold finite numbers")
+    if len(inf):  # the rows were dropped before; a guard for callers that did not
+        raise DataError(f"column '{column}' ({what}) has an empty value (missing or infinite) "
+                        f"at line {lines[inf[0]]} of {name}; it must hold finite numbers")
     return arr
 
 

@@ -29,6 +29,7 @@ from ftstudio.spec import OutputSpec, Task
 from ftstudio.ui.choices import fitting_activation
 from ftstudio.ui.pages.data_parts import (
     CSV_SUFFIXES,
+    IMAGE_LABEL,
     ColumnsCard,
     LabelsCard,
     PreviewCard,
@@ -118,7 +119,7 @@ class DataPage(QWidget):
         scroll.setWidget(side)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(300)
+        scroll.setMinimumWidth(360)
         return scroll
 
     def _connect_columns(self) -> None:
@@ -130,6 +131,11 @@ class DataPage(QWidget):
         c.task_combo.currentIndexChanged.connect(self._on_columns_edited)
         for spin in c.split_spins:
             spin.valueChanged.connect(self._on_split_edited)
+        c.encoding_combo.activated.connect(self._on_file_options_edited)
+        line = c.encoding_combo.lineEdit()
+        if line is not None:
+            line.editingFinished.connect(self._on_file_options_edited)
+        c.delimiter_combo.activated.connect(self._on_file_options_edited)
 
     # ============================================================== opening
     @Slot()
@@ -153,17 +159,20 @@ class DataPage(QWidget):
         current = d.path or d.image_dir
         return str(Path(current).parent) if current else str(Path.home())
 
-    def open_path(self, path: str, keep_columns: bool = False) -> None:
+    def open_path(self, path: str, keep_columns: bool = False, edited: bool = False) -> None:
         """Preview a CSV file or an image folder (in a worker).
 
         Args:
             path: the file or folder.
-            keep_columns: keep the spec's column choices (opening a saved project) instead
-                of guessing new ones.
+            keep_columns: keep the spec's column choices and file options (opening a saved
+                project, reading the file again) instead of guessing new ones.
+            edited: the user changed how the file is read (the project becomes unsaved).
         """
         self._keep_columns = keep_columns
-        self.preview_card.source_label.set_full_text(f"Reading {Path(path).name}…")
+        self._edited = edited or not keep_columns
+        self._opening = str(path)
         self.statusMessage.emit(f"Reading {Path(path).name}…")
+        self.project.set_blocker("data", f"Reading {Path(path).name}…")
         self.jobs.start("preview", engine_calls.preview_data, str(path), PREVIEW_ROWS,
                         self.project.spec.data.encoding if keep_columns else None,
                         self.project.spec.data.delimiter if keep_columns else None,
@@ -171,11 +180,39 @@ class DataPage(QWidget):
                         title="Cannot open the data")
 
     def _on_preview_failed(self, info: ErrorInfo) -> None:
-        self.preview_card.source_label.set_full_text("")
-        if info.user_error:
-            self.warnings.set_items([], info.message)
+        """The file could not be read: no view may go on showing another file as if it were it.
+
+        Opening a project whose data fails clears every view; a file the user picked that
+        fails leaves the project on its previous data (if any), and the message says so.
+        """
+        name = Path(self._opening).name
+        keep_previous = self.preview is not None and not self._keep_columns
+        if keep_previous:
+            assert self.preview is not None
+            still = Path(self.preview.source).name
+            message = f"{name}: {info.message} The project still uses {still}."
+            self.warnings.set_items(self._shown_warnings(), message)
+            self.project.set_blocker("data", self.check_error and
+                                     f"The data cannot be used: {self.check_error}")
         else:
+            self._clear_views()
+            message = f"{name}: {info.message}" if info.user_error else \
+                "the data could not be read (see the error dialog)"
+            self.warnings.set_items([], message)
+            self.project.set_blocker("data", f"The data cannot be used: {message}")
+        self.statusMessage.emit(f"Cannot open {name}")
+        if not info.user_error:
             self.errorRaised.emit(info)
+
+    def _clear_views(self) -> None:
+        """Show no data anywhere on the page (nothing stale from an earlier file)."""
+        self.preview = None
+        self.check = None
+        self.project.data_check = None
+        self.preview_card.clear()
+        self.labels.show_nothing()
+        self.columns.set_kind(None)
+        self.columns.split_sizes.setText("")
 
     def _on_preview(self, preview: DataPreview) -> None:
         self.preview = preview
@@ -185,21 +222,32 @@ class DataPage(QWidget):
             if preview.kind == "images":
                 d.image_dir, d.path, d.text_column, d.feature_columns = \
                     preview.source, None, None, None
-                if not d.label_column:
-                    d.label_column = "label"
+                # the class is the sub-folder: nothing of a CSV's label column carries over
+                d.label_column = IMAGE_LABEL
+                for out in self.project.spec.head.outputs:
+                    out.label_column = None
+                    out.task = "classification"
+                    out.activation = fitting_activation(out.task, out.activation)
                 self.columns.set_kind("images")
             else:
                 d.path, d.image_dir = preview.source, None
                 self._fill_columns(preview, keep=self._keep_columns)
                 self.columns.set_kind("csv")
+            self.columns.set_file_options(d.encoding, d.delimiter)
         finally:
             self._updating = False
         self._write_spec()
+        # the new data's check replaces the old one's labels and sizes when it arrives
+        self.check = None
+        self.check_error = None
+        self.project.data_check = None
+        self.labels.show_nothing("Checking the data…")
+        self.columns.split_sizes.setText("")
         shown = self.preview_card.show_preview(preview)
         self.statusMessage.emit(f"Opened {Path(preview.source).name}: {shown}")
         self.warnings.set_items(preview.warnings)
         self.preview_card.model.set_roles(self.roles())
-        self.project.touch("data", modified=not self._keep_columns)
+        self.project.touch("data", modified=self._edited)
         self.previewed.emit(preview)
         self.run_check()
 
@@ -269,6 +317,18 @@ class DataPage(QWidget):
         first.task = cast(Task, c.task_combo.currentText())  # the combo lists the tasks
         first.activation = fitting_activation(first.task, first.activation)
 
+    @Slot()
+    def _on_file_options_edited(self) -> None:
+        """Read the CSV file again with the chosen encoding and delimiter."""
+        d = self.project.spec.data
+        if self._updating or self.preview is None or self.preview.kind != "csv":
+            return
+        options = self.columns.file_options()
+        if options == (d.encoding, d.delimiter):
+            return
+        d.encoding, d.delimiter = options
+        self.open_path(str(d.path), keep_columns=True, edited=True)
+
     # ================================================================ split
     def _split_to_widgets(self) -> None:
         self._updating = True
@@ -301,6 +361,7 @@ class DataPage(QWidget):
             self._show_check(None, str(exc))
             return
         self.labels.caption.setText("Checking the data…")
+        self.project.set_blocker("data", "Checking the data…")
         self.jobs.start("check", engine_calls.check_data, spec,
                         on_result=self._on_check, on_error=self._on_check_failed,
                         title="Cannot check the data")
@@ -316,20 +377,27 @@ class DataPage(QWidget):
             self.errorRaised.emit(info)
 
     def _show_check(self, check: DataCheck | None, error: str | None) -> None:
+        """Show the data as training will see it; every view of the page follows the check."""
         self.check = check
         self.check_error = error
         self.project.data_check = check
-        preview_warnings = self.preview.warnings if self.preview else []
-        warnings = list(check.warnings) if check else []
-        shown = warnings + [w for w in preview_warnings if w not in warnings]
-        self.warnings.set_items(shown, error)
+        self.warnings.set_items(self._shown_warnings(), error)
         if check is None:
             self.labels.show_nothing("No label distribution: the data cannot be used yet.")
             self.columns.split_sizes.setText("")
         else:
             self.labels.show_check(check)
             self.columns.show_split_sizes(check.split_sizes)
+        if self.preview is not None:
+            self.preview_card.show_check(self.preview, check)
+        self.project.set_blocker("data", error and f"The data cannot be used: {error}")
         self.checked.emit(check)
+
+    def _shown_warnings(self) -> list[str]:
+        """The check's warnings, then the preview's that the check did not repeat."""
+        preview_warnings = self.preview.warnings if self.preview else []
+        warnings = list(self.check.warnings) if self.check else []
+        return warnings + [w for w in preview_warnings if w not in warnings]
 
     # ============================================================ project IO
     @Slot(str)
@@ -348,11 +416,9 @@ class DataPage(QWidget):
         if source:
             self.open_path(source, keep_columns=True)
         else:
-            self.preview = None
-            self.preview_card.clear()
+            self._clear_views()
             self.warnings.set_items([])
-            self.labels.show_nothing()
-            self.columns.set_kind(None)
+            self.project.set_blocker("data", None)
 
     def roles(self) -> dict[str, str]:
         """Column -> role tint for the preview (text / feature / label)."""

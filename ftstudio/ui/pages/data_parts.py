@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -34,13 +34,22 @@ from ftstudio.ui.choices import spec_values
 from ftstudio.ui.widgets.common import Card, ElidedLabel
 from ftstudio.ui.widgets.dataframe_model import DataFrameModel
 
-__all__ = ["CSV_SUFFIXES", "ColumnsCard", "LabelsCard", "PreviewCard", "droppable_path",
-           "guess_task"]
+__all__ = ["CSV_SUFFIXES", "IMAGE_LABEL", "ColumnsCard", "LabelsCard", "PreviewCard",
+           "droppable_path", "guess_task"]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 TASKS = spec_values(Task)
 SPLIT_NAMES = ("train", "val", "test")
 NO_LABELS_TEXT = "Choose a label column to see its classes."
+ENCODINGS = (("automatic", None), ("UTF-8", "utf-8"), ("UTF-8 with BOM", "utf-8-sig"),
+             ("Windows-1252", "cp1252"), ("Latin-1", "latin-1"), ("UTF-16", "utf-16"))
+"""The encodings offered (the box also takes any name Python knows)."""
+DELIMITERS = (("automatic", None), ("comma ,", ","), ("semicolon ;", ";"),
+              ("tab", "\t"), ("pipe |", "|"))
+IMAGE_LABEL = "label"
+"""The label column name of image folders (the class is the sub-folder name)."""
+ROW_HEIGHT = 24
+THUMBNAIL_ROW_HEIGHT = 50
 
 
 def droppable_path(mime: Any) -> str | None:
@@ -75,7 +84,7 @@ class PreviewCard(Card):
         self.table.setAlternatingRowColors(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(False)
-        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.horizontalHeader().setDefaultSectionSize(140)
         self.table.horizontalHeader().setStretchLastSection(False)
@@ -94,17 +103,46 @@ class PreviewCard(Card):
 
     def show_preview(self, preview: DataPreview) -> str:
         """Show a preview's rows; return what it holds in a few words ("240 rows")."""
+        images = preview.kind == "images"
         self.model.set_frame(preview.frame)
+        self.model.set_thumbnails(preview.source if images else None, column=0)
+        self.model.set_row_title("image number" if images else "line in the file")
+        self.table.verticalHeader().setDefaultSectionSize(
+            THUMBNAIL_ROW_HEIGHT if images else ROW_HEIGHT)
+        self.table.setIconSize(QSize(THUMBNAIL_ROW_HEIGHT - 6, THUMBNAIL_ROW_HEIGHT - 6))
         self.table_stack.setCurrentWidget(self.table)
-        total = f"first {preview.n_rows_shown:,} rows" if preview.truncated \
-            else f"{preview.n_rows_shown:,} rows"
-        shown = f"{sum(preview.classes.values()):,} images in {len(preview.classes)} classes" \
-            if preview.kind == "images" else total
+        shown = self._summary(preview, None)
         self.source_label.set_full_text(f"{preview.source}  ·  {shown}")
         self.table.resizeColumnsToContents()
         for c in range(self.model.columnCount()):
             self.table.setColumnWidth(c, max(70, min(self.table.columnWidth(c), 360)))
         return shown
+
+    def show_check(self, preview: DataPreview, check: DataCheck | None) -> None:
+        """Say how much of the data training can use, and mark the files it cannot."""
+        self.source_label.set_full_text(f"{preview.source}  ·  {self._summary(preview, check)}")
+        if preview.kind != "images" or check is None:
+            return
+        skipped = set(check.skipped)
+        files = self.model.frame["file"].tolist() if self.model.frame is not None else []
+        self.model.set_flags({row: "unreadable: left out" for row, name in enumerate(files)
+                              if name in skipped})
+
+    @staticmethod
+    def _summary(preview: DataPreview, check: DataCheck | None) -> str:
+        """What the data holds: "240 rows", "121 images in 2 classes, 120 usable"."""
+        if preview.kind == "images":
+            total = sum(preview.classes.values())
+            text = f"{total:,} images in {len(preview.classes)} classes"
+            if check is not None and check.n_examples != total:
+                text += f", {check.n_examples:,} usable ({total - check.n_examples:,} left out)"
+            return text
+        text = f"first {preview.n_rows_shown:,} rows" if preview.truncated \
+            else f"{preview.n_rows_shown:,} rows"
+        if check is not None:
+            all_used = check.n_examples == preview.n_rows_shown and not preview.truncated
+            text += ", all usable" if all_used else f", {check.n_examples:,} usable"
+        return text
 
     def clear(self) -> None:
         """Show the drop hint again."""
@@ -139,14 +177,23 @@ class ColumnsCard(Card):
         self.task_combo.addItems(TASKS)
         self.form = QFormLayout()
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        # in a narrow column a wide field goes under its label instead of widening the card
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.form.addRow("Input", self._build_kind_row())
         self.form.addRow("", self.images_label)
         self.form.addRow("Text column", self.text_combo)
         self.form.addRow("Features", self.features_list)
         self.form.addRow("Label column", self.label_combo)
         self.form.addRow("Task", self.task_combo)
+        self._build_file_rows()
         self._build_split_rows()
         self.body.addLayout(self.form)
+        # the card sits in a narrow column: its boxes shrink (eliding) instead of widening it
+        for combo in (self.text_combo, self.label_combo, self.task_combo, self.encoding_combo,
+                      self.delimiter_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(6)
 
     def _build_kind_row(self) -> QWidget:
         row = QHBoxLayout()
@@ -157,6 +204,42 @@ class ColumnsCard(Card):
         widget = QWidget()
         widget.setLayout(row)
         return widget
+
+    def _build_file_rows(self) -> None:
+        """How the CSV file is read: its text encoding and its delimiter (guessed by default)."""
+        self.encoding_combo = QComboBox()
+        self.encoding_combo.setObjectName("encoding")
+        self.encoding_combo.setEditable(True)
+        self.encoding_combo.setToolTip("How the file's bytes become text; any encoding name "
+                                       "Python knows can be typed in")
+        for text, value in ENCODINGS:
+            self.encoding_combo.addItem(text, value)
+        self.delimiter_combo = QComboBox()
+        self.delimiter_combo.setObjectName("delimiter")
+        self.delimiter_combo.setToolTip("The character between the columns")
+        for text, value in DELIMITERS:
+            self.delimiter_combo.addItem(text, value)
+        self.form.addRow("Encoding", self.encoding_combo)
+        self.form.addRow("Delimiter", self.delimiter_combo)
+
+    def file_options(self) -> tuple[str | None, str | None]:
+        """The chosen ``(encoding, delimiter)``; ``None`` means "guess"."""
+        encoding = self.encoding_combo.currentText().strip()
+        index = self.encoding_combo.findText(encoding)
+        if index >= 0:
+            value = self.encoding_combo.itemData(index)
+            encoding = value if value is not None else ""
+        return encoding or None, self.delimiter_combo.currentData()
+
+    def set_file_options(self, encoding: str | None, delimiter: str | None) -> None:
+        """Show the spec's encoding and delimiter (``None``: automatic)."""
+        index = self.encoding_combo.findData(encoding) if encoding else 0
+        if index >= 0:
+            self.encoding_combo.setCurrentIndex(index)
+        else:
+            self.encoding_combo.setEditText(str(encoding))
+        index = self.delimiter_combo.findData(delimiter)
+        self.delimiter_combo.setCurrentIndex(max(0, index))
 
     def _build_split_rows(self) -> None:
         self.split_spins = [QSpinBox() for _ in SPLIT_NAMES]
@@ -177,6 +260,7 @@ class ColumnsCard(Card):
         widget.setLayout(row)
         title = QLabel("Split: train / validation / test (stratified, seeded)")
         title.setObjectName("sectionTitle")
+        title.setWordWrap(True)
         self.form.addRow(title)
         self.form.addRow(widget)
         self.form.addRow(self.split_sizes)
@@ -192,6 +276,8 @@ class ColumnsCard(Card):
         self.form.setRowVisible(self.ROW_FEATURES, csv and not text)
         self.form.setRowVisible(self.ROW_LABEL, not images)
         self.form.setRowVisible(self.ROW_TASK, not images)
+        self.form.setRowVisible(self.encoding_combo, csv)
+        self.form.setRowVisible(self.delimiter_combo, csv)
         for w in (self.text_radio, self.features_radio, self.text_combo, self.features_list,
                   self.label_combo, self.task_combo):
             w.setEnabled(kind is not None)
@@ -278,8 +364,12 @@ class LabelsCard(Card):
         if label is not None and label.task == "classification":
             self.chart_stack.setCurrentWidget(self.bars)
             self.bars.set_counts(label.counts)
-            self.caption.setText(f"'{label.column}': {len(label.counts)} classes, "
-                                 f"{check.n_examples:,} usable examples")
+            if check.modality == "image":
+                self.caption.setText(f"Class folders: {len(label.counts)} classes, "
+                                     f"{check.n_examples:,} usable images")
+            else:
+                self.caption.setText(f"'{label.column}': {len(label.counts)} classes, "
+                                     f"{check.n_examples:,} usable examples")
         elif label is not None and label.histogram is not None:
             self.chart_stack.setCurrentWidget(self.hist)
             self.hist.set_histogram(*label.histogram)

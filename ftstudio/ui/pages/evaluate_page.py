@@ -1,8 +1,11 @@
-"""Evaluate page: how good is a run? Metrics per class, confusion matrix, ROC, regression scatter.
+"""Evaluate page: how good a run is, where it fails, and what fine-tuning added.
 
-Everything comes from the run folder's ``evaluation.json`` / ``metrics.json`` /
-``history.csv`` / ``predictions.csv`` (read by the bridge), so a past run looks exactly as it
-did when it finished.
+Metrics per class, before vs after (the linear-probe baseline), a clickable confusion matrix
+whose cells open their examples (worst first, thumbnails for images), ROC / precision-recall /
+reliability curves or regression plots, the training history, Try it, and an HTML report.
+
+Everything comes from the run folder's files (read by the bridge), so a past run looks exactly
+as it did when it finished; a run folder that lacks files shows what it has and says so.
 """
 
 from __future__ import annotations
@@ -11,9 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -21,6 +23,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -29,23 +33,52 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ftstudio.bridge import evaluation_calls
+from ftstudio.bridge.current_job import CurrentJobs
+from ftstudio.bridge.evaluation_types import ExampleTable, TryItResult
+from ftstudio.bridge.jobs import ErrorInfo, JobRunner
 from ftstudio.bridge.types import RunDetails
-from ftstudio.ui.widgets.charts import TRAIN_COLOR, VAL_COLOR, make_plot
-from ftstudio.ui.widgets.common import Card, MetricCard, PageHeader, page_layout, side_by_side
-from ftstudio.ui.widgets.eval_charts import ConfusionMatrixView, RocView, ScatterView
-from ftstudio.ui.widgets.train_charts import metric_names
+from ftstudio.formatting import format_duration
+from ftstudio.ui.pages.evaluate_examples import ExamplesPanel
+from ftstudio.ui.pages.evaluate_parts import (
+    BeforeAfterCard,
+    TryItPanel,
+    baseline_pair,
+    plot_history,
+)
+from ftstudio.ui.widgets.charts import make_plot
+from ftstudio.ui.widgets.common import (
+    Card,
+    ElidedLabel,
+    MetricCard,
+    PageHeader,
+    page_layout,
+    side_by_side,
+)
+from ftstudio.ui.widgets.eval_charts import (
+    CalibrationView,
+    ConfusionMatrixView,
+    PrView,
+    ResidualView,
+    RocView,
+    ScatterView,
+)
 
 __all__ = ["EvaluatePage"]
 
 SPLIT_TITLES = {"test": "Test split", "val": "Validation split"}
+CLASS_COLUMNS = ["Class", "Precision", "Recall", "F1", "Count"]
 
 
-def _under_option(option: QWidget, content: QWidget) -> QWidget:
-    """A tab's content with the check box that changes it above."""
+def _with_bar(bar: QWidget | QHBoxLayout, content: QWidget) -> QWidget:
+    """A tab's content with its options above."""
     box = QWidget()
     lay = QVBoxLayout(box)
     lay.setContentsMargins(0, 4, 0, 0)
-    lay.addWidget(option)
+    if isinstance(bar, QWidget):
+        lay.addWidget(bar)
+    else:
+        lay.addLayout(bar)
     lay.addWidget(content, 1)
     return box
 
@@ -53,28 +86,42 @@ def _under_option(option: QWidget, content: QWidget) -> QWidget:
 class EvaluatePage(QWidget):
     """Step 4: the evaluation of a run.
 
+    Args:
+        runner: the window's job runner (Try it and the report run as jobs); when None the
+            page uses its window's ``runner``.
+
     Signals:
         statusMessage(str): a line for the status bar.
     """
 
     statusMessage = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobRunner | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("evaluatePage")
         self.run: RunDetails | None = None
+        self.examples_table: ExampleTable | None = None
+        self.missing: list[str] = []
+        self.open_reports = True
+        self.report_path: str | None = None
+        self._runner = runner
+        self._jobs: CurrentJobs | None = None
         self._updating = False
 
         self._build_header()
         cards_row = self._build_cards()
         table_card = self._build_table()
         self._build_tabs()
-        splitter = side_by_side(table_card, self.tabs, (2, 3), (420, 620))
+        splitter = side_by_side(table_card, self.tabs, (0, 1), (360, 660))
+        # the charts take the height there is (their preferred height would make the page
+        # scroll at 1280x800); below this minimum the page scrolls instead of squashing them
+        splitter.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        splitter.setMinimumHeight(330)
 
         content = QWidget()
         content_lay = QVBoxLayout(content)
         content_lay.setContentsMargins(0, 0, 0, 0)
-        content_lay.setSpacing(10)
+        content_lay.setSpacing(8)
         content_lay.addWidget(self.run_label)
         content_lay.addLayout(cards_row)
         content_lay.addWidget(splitter, 1)
@@ -91,9 +138,13 @@ class EvaluatePage(QWidget):
         self.split_combo.currentIndexChanged.connect(self._refresh)
         self.output_combo.currentIndexChanged.connect(self._refresh)
         self.normalize.toggled.connect(self._refresh)
-        self.mistakes_only.toggled.connect(self._fill_predictions)
+        self.curve_combo.currentIndexChanged.connect(self.curve_stack.setCurrentIndex)
+        self.confusion.cellClicked.connect(self._on_cell_clicked)
+        self.try_panel.tryRequested.connect(self._try)
+        self.report_btn.clicked.connect(self.write_report)
         self._set_selectors_visible(False)
 
+    # ================================================================ building
     def _build_header(self) -> None:
         self.header = PageHeader("Evaluate", "How well the trained model does on examples it "
                                              "never saw during training.")
@@ -101,75 +152,101 @@ class EvaluatePage(QWidget):
         self.split_combo.setObjectName("splitCombo")
         self.output_combo = QComboBox()
         self.output_combo.setObjectName("outputCombo")
+        self.report_btn = QPushButton("HTML report")
+        self.report_btn.setObjectName("reportButton")
+        self.report_btn.setToolTip("Write the run's evaluation as one HTML file (opens offline "
+                                   "in any browser) and open it")
         self.header.action_row.addWidget(QLabel("Split"))
         self.header.action_row.addWidget(self.split_combo)
         self.output_label = QLabel("Output")
         self.header.action_row.addWidget(self.output_label)
         self.header.action_row.addWidget(self.output_combo)
+        self.header.action_row.addWidget(self.report_btn)
         self.run_label = QLabel("")
         self.run_label.setObjectName("muted")
+        self.run_label.setWordWrap(True)
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
     def _build_cards(self) -> QHBoxLayout:
         self.cards = [MetricCard(c) for c in ("Accuracy", "Macro F1", "ROC AUC", "Loss")]
+        self.before_after = BeforeAfterCard()
+        self.before_after.setObjectName("beforeAfter")
         cards_row = QHBoxLayout()
-        cards_row.setSpacing(10)
+        cards_row.setSpacing(8)
         for c in self.cards:
-            cards_row.addWidget(c)
+            cards_row.addWidget(c, 1)
+        cards_row.addWidget(self.before_after, 3)
         return cards_row
 
     def _build_table(self) -> Card:
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("metricsTable")
-        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
+        self.table.setHorizontalHeaderLabels(CLASS_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, 5):
-            self.table.horizontalHeader().setSectionResizeMode(
-                col, QHeaderView.ResizeMode.ResizeToContents)
-        table_card = Card("Per class")
-        table_card.body.addWidget(self.table)
-        return table_card
+        head = self.table.horizontalHeader()
+        head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # names give way first
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table_card = Card("Per class")
+        self.table_card.body.addWidget(self.table)
+        self.table_card.setMinimumWidth(345)  # every column, also on a 1024-pixel screen
+        return self.table_card
 
     def _build_tabs(self) -> None:
         self.confusion = ConfusionMatrixView()
         self.confusion.setObjectName("confusion")
         self.normalize = QCheckBox("Show row percentages (recall)")
-        self.roc = RocView()
+        hint = ElidedLabel("Click a cell to see its examples.")
+        hint.setObjectName("muted")
+        bar = QHBoxLayout()
+        bar.addWidget(self.normalize)
+        bar.addStretch(1)
+        bar.addWidget(hint)
+        self.examples = ExamplesPanel()
+        self.roc, self.pr, self.calibration = RocView(), PrView(), CalibrationView()
         self.roc.setObjectName("roc")
+        self.curve_combo = QComboBox()
+        self.curve_combo.addItems(["ROC curve", "Precision-recall", "Reliability (calibration)"])
+        self.curve_stack = QStackedWidget()
+        for w in (self.roc, self.pr, self.calibration):
+            self.curve_stack.addWidget(w)
+        self.curve_note = ElidedLabel("")
+        self.curve_note.setObjectName("muted")
+        curve_bar = QHBoxLayout()
+        curve_bar.addWidget(self.curve_combo)
+        curve_bar.addWidget(self.curve_note, 1)
         self.scatter = ScatterView()
         self.scatter.setObjectName("scatter")
+        self.residuals = ResidualView()
+        plots = QWidget()
+        plots_lay = QHBoxLayout(plots)
+        plots_lay.setContentsMargins(0, 4, 0, 0)
+        plots_lay.addWidget(self.scatter)
+        plots_lay.addWidget(self.residuals)
         self.history_loss = make_plot("Loss per epoch", "epoch")
         self.history_metric = make_plot("Metric per epoch", "epoch")
         for p in (self.history_loss, self.history_metric):
-            p.getPlotItem().addLegend(offset=(-10, 10), labelTextSize="8pt")
+            p.getPlotItem().addLegend(offset=(-10, -10), labelTextSize="8pt")
         hist_box = QWidget()
         hist_lay = QHBoxLayout(hist_box)
         hist_lay.setContentsMargins(0, 4, 0, 0)
         hist_lay.addWidget(self.history_loss)
         hist_lay.addWidget(self.history_metric)
-        self.predictions = QTableWidget(0, 0)
-        self.predictions.setObjectName("predictionsTable")
-        self.predictions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.predictions.verticalHeader().setVisible(False)
-        self.predictions.setAlternatingRowColors(True)
-        self.mistakes_only = QCheckBox("Only mistakes")
-        self.mistakes_only.setChecked(True)
+        self.try_panel = TryItPanel()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("evalTabs")
-        self.tab_confusion = self.tabs.addTab(_under_option(self.normalize, self.confusion),
-                                              "Confusion matrix")
-        self.tab_roc = self.tabs.addTab(self.roc, "ROC curve")
-        self.tab_scatter = self.tabs.addTab(self.scatter, "Predicted vs true")
-        self.tab_history = self.tabs.addTab(hist_box, "Training history")
-        self.tab_predictions = self.tabs.addTab(_under_option(self.mistakes_only, self.predictions),
-                                                 "Test predictions")
+        self.tab_confusion = self.tabs.addTab(_with_bar(bar, self.confusion), "Confusion")
+        self.tab_examples = self.tabs.addTab(self.examples, "Examples")
+        self.tab_roc = self.tabs.addTab(_with_bar(curve_bar, self.curve_stack), "Curves")
+        self.tab_scatter = self.tabs.addTab(plots, "Predicted vs true")
+        self.tab_history = self.tabs.addTab(hist_box, "History")
+        self.tab_try = self.tabs.addTab(self.try_panel, "Try it")
 
-    # ============================================================== showing
+    # ================================================================ showing
     def show_run(self, run: RunDetails) -> None:
-        """Show a run's evaluation."""
+        """Show a run's evaluation (a run folder lacking files shows what it has)."""
         self.run = run
         ev = run.evaluation or {}
         splits = [s for s in ("test", "val") if s in ev.get("splits", {})]
@@ -186,24 +263,35 @@ class EvaluatePage(QWidget):
         self._set_selectors_visible(True)
         self.output_combo.setVisible(len(outputs) > 1)
         self.output_label.setVisible(len(outputs) > 1)
-        status = run.status + (f" ({run.message})" if run.message else "")
-        device = run.env.get("device", "")
-        wall = run.env.get("wall_seconds")
-        extra = f" · {device}" if device else ""
-        extra += f" · {wall:.0f} s" if isinstance(wall, (int, float)) else ""
-        self.run_label.setText(f"<b>{run.name}</b> · {status}{extra} · {run.path}")
+        self.missing = evaluation_calls.missing_files(run.path)
+        self.examples_table = evaluation_calls.example_table(run)
+        self.run_label.setText(self._run_line(run, bool(splits)))
         self.stack.setCurrentIndex(1)
         self.statusMessage.emit(f"Showing run {Path(run.path).name}")
         self._refresh()
         self._fill_history()
-        self._fill_predictions()
-        if not splits:
-            self.run_label.setText(self.run_label.text() + " — this run has no evaluation "
-                                   "(it did not finish, or had no validation/test rows).")
+        self._set_up_try_it()
+
+    def _run_line(self, run: RunDetails, evaluated: bool) -> str:
+        status = run.status + (f" ({run.message})" if run.message else "")
+        device = run.env.get("device", "")
+        wall = run.env.get("wall_seconds")
+        extra = f" · {device}" if device else ""
+        extra += f" · took {format_duration(float(wall))}" if isinstance(wall, (int, float)) \
+            else ""
+        line = f"<b>{run.name}</b> · {status}{extra} · {run.path}"
+        if self.missing:
+            line += (f"<br><span style='color:#b06000'>This run folder lacks "
+                     f"{', '.join(self.missing)}: showing what it has.</span>")
+        if not evaluated:
+            line += " — this run has no evaluation (it did not finish, or had no " \
+                    "validation/test rows)."
+        return line
 
     def clear(self) -> None:
         """Show the empty state."""
         self.run = None
+        self.examples_table = None
         self.stack.setCurrentIndex(0)
         self._set_selectors_visible(False)
 
@@ -231,9 +319,31 @@ class EvaluatePage(QWidget):
             return
         rep = self.report()
         split = self.split_combo.currentData() or "test"
-        metrics = self.run.metrics
         output = self.output_combo.currentData()
         multi = self.output_combo.count() > 1
+        regression = (rep or {}).get("task", "classification") == "regression"
+        self._fill_cards(rep, split, output, multi, regression)
+        self.tabs.setTabVisible(self.tab_confusion, not regression)
+        self.tabs.setTabVisible(self.tab_roc, not regression)
+        self.tabs.setTabVisible(self.tab_scatter, regression)
+        self.examples.set_examples(self.examples_table, output, split)
+        n = len(self.examples.model.rows)
+        self.tabs.setTabText(self.tab_examples, f"Examples ({n:,})" if self.examples_table
+                             and len(self.examples_table) else "Examples")
+        if rep is None:
+            self.table.setRowCount(0)
+            return
+        if self.table_card.title_label is not None:
+            self.table_card.title_label.setText("Metrics" if regression else "Per class")
+        if regression:
+            self._fill_regression(rep)
+        else:
+            self._fill_classification(rep)
+
+    def _fill_cards(self, rep: dict[str, Any] | None, split: str, output: Any, multi: bool,
+                    regression: bool) -> None:
+        assert self.run is not None
+        metrics = self.run.metrics
 
         def metric(key: str) -> float | None:
             name = f"{split}.{output}.{key}" if multi else f"{split}.{key}"
@@ -242,9 +352,6 @@ class EvaluatePage(QWidget):
                 value = rep.get(key)
             return None if value is None else float(value)
 
-        loss = metrics.get(f"{split}.loss")
-        task = (rep or {}).get("task", "classification")
-        regression = task == "regression"
         captions = (["MAE", "RMSE", "R²", "Loss"] if regression
                     else ["Accuracy", "Macro F1", "ROC AUC", "Loss"])
         keys = ["mae", "rmse", "r2"] if regression else ["accuracy", "macro_f1", "roc_auc"]
@@ -252,28 +359,25 @@ class EvaluatePage(QWidget):
             card.caption.setText(caption)
         for card, key in zip(self.cards[:3], keys, strict=True):
             card.set_value(metric(key), percent=key == "accuracy")
-        self.cards[3].set_value(loss)
-        self.tabs.setTabVisible(self.tab_confusion, not regression)
-        self.tabs.setTabVisible(self.tab_roc, not regression)
-        self.tabs.setTabVisible(self.tab_scatter, regression)
-        if rep is None:
-            self.table.setRowCount(0)
-            return
-        if regression:
-            self._fill_regression(rep)
-        else:
-            self._fill_classification(rep)
+        self.cards[3].set_value(metrics.get(f"{split}.loss"))
+        off = (self.run.spec.get("training") or {}).get("baseline") is False
+        self.before_after.show_pair(
+            baseline_pair(metrics, split, output, multi, regression),
+            "No baseline: turned off (training.baseline)" if off else
+            "No baseline recorded for this run (stopped early, or trained before baselines)")
 
     def _fill_classification(self, rep: dict[str, Any]) -> None:
         rows = list(rep.get("per_class", []))
         self.table.setColumnCount(5)
-        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
+        self.table.setHorizontalHeaderLabels(CLASS_COLUMNS)
         self.table.setRowCount(len(rows) + 2)
-        worst = min((r.get("f1", 1.0) for r in rows), default=1.0)
+        f1s = [r.get("f1", 1.0) for r in rows]
+        # the weakest class stands out only when there is one (not when every class ties)
+        worst = min(f1s) if len(rows) > 2 and len(set(f1s)) > 1 else None
         for i, r in enumerate(rows):
             self._set_row(i, [str(r.get("class")), r.get("precision"), r.get("recall"),
                               r.get("f1"), r.get("support")],
-                          highlight=len(rows) > 2 and r.get("f1") == worst)
+                          highlight=worst is not None and r.get("f1") == worst)
         total = sum(int(r.get("support", 0)) for r in rows)
         self._set_row(len(rows), ["Macro avg", rep.get("macro_precision"),
                                   rep.get("macro_recall"), rep.get("macro_f1"), total], bold=True)
@@ -283,6 +387,17 @@ class EvaluatePage(QWidget):
         self.confusion.set_matrix(rep.get("confusion", []), classes,
                                   normalize=self.normalize.isChecked())
         self.roc.set_curves(rep.get("roc", []))
+        self.pr.set_curves(rep.get("pr", []))
+        self.calibration.set_calibration(rep.get("calibration") or {})
+        ap, cal = rep.get("average_precision"), rep.get("calibration") or {}
+        notes = []
+        if isinstance(ap, (int, float)) and math.isfinite(ap):
+            notes.append(f"average precision {ap:.3f}")
+        if isinstance(cal.get("ece"), (int, float)):
+            notes.append(f"calibration error {cal['ece']:.3f}")
+        self.curve_note.set_full_text(" · ".join(notes) if notes or "pr" in rep else
+                                "Precision-recall and reliability curves need a re-evaluation "
+                                "(ftstudio evaluate RUN).")
 
     def _fill_regression(self, rep: dict[str, Any]) -> None:
         self.table.setColumnCount(2)
@@ -293,6 +408,7 @@ class EvaluatePage(QWidget):
         for i, (name, value) in enumerate(items):
             self._set_row(i, [name, value])
         self.scatter.set_points(rep.get("y_true", []), rep.get("y_pred", []))
+        self.residuals.set_values(rep.get("y_true", []), rep.get("y_pred", []))
 
     def _set_row(self, row: int, values: list[Any], bold: bool = False,
                  highlight: bool = False) -> None:
@@ -318,62 +434,78 @@ class EvaluatePage(QWidget):
             self.table.setItem(row, col, item)
 
     def _fill_history(self) -> None:
-        rows = self.run.history if self.run else []
-        for history_plot in (self.history_loss, self.history_metric):
-            history_plot.getPlotItem().clear()
-        if not rows:
+        plot_history(self.history_loss, self.history_metric, self.run.history if self.run else [])
+
+    # ================================================================ drill-down
+    @Slot(int, int)
+    def _on_cell_clicked(self, true: int, pred: int) -> None:
+        rep = self.report() or {}
+        classes = rep.get("classes") or []
+        if not (0 <= true < len(classes) and 0 <= pred < len(classes)):
             return
-        epochs = [int(r.get("epoch", i)) + 1 for i, r in enumerate(rows)]
+        self.show_cell(classes[true], classes[pred])
 
-        def series(key: str) -> list[float]:
-            return [float(r.get(key, math.nan)) for r in rows]
+    def show_cell(self, true_class: str, pred_class: str) -> None:
+        """Show the examples of one confusion-matrix cell (worst first) on the Examples tab."""
+        self.examples.show_cell(true_class, pred_class)
+        self.tabs.setCurrentIndex(self.tab_examples)
+        n = len(self.examples.model.rows)
+        self.statusMessage.emit(f"{n:,} example{'s' if n != 1 else ''}: true {true_class}, "
+                                f"predicted {pred_class}")
 
-        def plot(widget: Any, key: str, color: str, name: str) -> None:
-            values = series(key)
-            if any(math.isfinite(v) for v in values):
-                widget.plot(epochs, values, pen=pg.mkPen(color, width=2), symbol="o",
-                            symbolSize=6, symbolBrush=color, name=name)
+    # ================================================================ jobs
+    def _current_jobs(self) -> CurrentJobs | None:
+        if self._jobs is None:
+            runner = self._runner or getattr(self.window(), "runner", None)
+            if isinstance(runner, JobRunner):
+                self._jobs = CurrentJobs(runner, self)
+        return self._jobs
 
-        plot(self.history_loss, "loss", TRAIN_COLOR, "train")
-        plot(self.history_loss, "val_loss", VAL_COLOR, "validation")
-        names = metric_names(rows[0])
-        if names:
-            plot(self.history_metric, names[0], TRAIN_COLOR, "train")
-            plot(self.history_metric, "val_" + names[0], VAL_COLOR, "validation")
-            self.history_metric.getPlotItem().setTitle(
-                f"<span style='font-size:10pt;font-weight:600'>"
-                f"{names[0].replace('_', ' ').capitalize()} per epoch</span>")
+    def _set_up_try_it(self) -> None:
+        assert self.run is not None
+        t = self.examples_table
+        example = t.features[0] if t is not None and t.features else None
+        unavailable = "" if "model.keras" not in self.missing else \
+            "This run has no model.keras (it did not finish), so it cannot predict."
+        self.try_panel.set_run(t.kind if t else "text", t.feature_names if t else [], example,
+                               unavailable)
+
+    @Slot(object)
+    def _try(self, args: dict[str, Any]) -> None:
+        jobs = self._current_jobs()
+        if self.run is None or jobs is None:
+            self.try_panel.set_message("The engine is not available.", error=True)
+            return
+        jobs.start("try", evaluation_calls.try_it, self.run.path, **args,
+                   on_result=self._on_tried, on_error=self._on_try_failed,
+                   title="Cannot predict this example")
+
+    def _on_tried(self, result: TryItResult) -> None:
+        if self.run is not None and result.run_dir == self.run.path:
+            self.try_panel.show_result(result)
+
+    def _on_try_failed(self, info: ErrorInfo) -> None:
+        text = info.message if info.user_error else f"{info.message}\n\n{info.details or ''}"
+        self.try_panel.set_message(text, error=True)
 
     @Slot()
-    def _fill_predictions(self) -> None:
-        header, rows = self.run.predictions if self.run else ([], [])
-        self.predictions.clear()
-        self.predictions.setColumnCount(len(header))
-        self.predictions.setHorizontalHeaderLabels(header)
-        if self.mistakes_only.isChecked() and header:
-            pairs = [(header.index(h), header.index(h[:-5] + ".pred")) for h in header
-                     if h.endswith(".true") and h[:-5] + ".pred" in header]
-            tasks = {o.get("name"): o.get("task") for o in
-                     (self.run.evaluation.get("outputs", []) if self.run else [])}
-            classes = [p for p in pairs if tasks.get(header[p[0]][:-5]) == "classification"
-                       or (header[p[0]][:-5] not in tasks and not _numeric_column(rows, p[0]))]
-            if classes:
-                rows = [r for r in rows if any(r[t] != r[p] for t, p in classes)]
-        shown = rows[:2000]
-        self.predictions.setRowCount(len(shown))
-        for i, row in enumerate(shown):
-            for j, value in enumerate(row):
-                self.predictions.setItem(i, j, QTableWidgetItem(value))
-        self.predictions.resizeColumnsToContents()
-        n = len(rows)
-        what = (" mistake" if n == 1 else " mistakes") if self.mistakes_only.isChecked() else ""
-        self.tabs.setTabText(self.tab_predictions, f"Test predictions ({n:,}{what})")
+    def write_report(self) -> None:
+        """Write the run's HTML report (in a job) and open it in the browser."""
+        jobs = self._current_jobs()
+        if self.run is None or jobs is None:
+            return
+        self.report_btn.setEnabled(False)
+        self.statusMessage.emit("Writing the HTML report…")
+        jobs.start("report", evaluation_calls.write_report, self.run.path,
+                   on_result=self._on_report, on_error=self._on_report_failed,
+                   on_finished=lambda: self.report_btn.setEnabled(True),
+                   title="Cannot write the report")
 
+    def _on_report(self, path: str) -> None:
+        self.report_path = path
+        self.statusMessage.emit(f"Report written: {path}")
+        if self.open_reports:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
-def _numeric_column(rows: list[list[str]], col: int) -> bool:
-    try:
-        for r in rows[:20]:
-            float(r[col])
-        return bool(rows)
-    except (ValueError, IndexError):
-        return False
+    def _on_report_failed(self, info: ErrorInfo) -> None:
+        self.statusMessage.emit(f"{info.title}: {info.message}")

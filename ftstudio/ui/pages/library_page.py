@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -42,6 +41,8 @@ from ftstudio.ui.pages.library_parts import (
     ImportDialog,
     format_shape,
 )
+from ftstudio.ui.widgets.common import PageHeader, page_layout
+from ftstudio.ui.widgets.flow_layout import FlowLayout
 
 __all__ = ["DownloadDialog", "EntryTableModel", "ImportDialog", "LibraryPage"]
 
@@ -85,26 +86,23 @@ class LibraryPage(QWidget):
         self.defaults_button.clicked.connect(self.install_defaults)
         self.download_button.clicked.connect(self._download_clicked)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table.selectionModel().selectionChanged.connect(self._update_verify_label)
+        self.model.modelReset.connect(self._update_verify_label)
         self.refresh()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        title = QLabel("Model library")
-        title.setObjectName("pageTitle")
-        subtitle = QLabel("Pretrained backbones kept on this computer. Import model files or "
-                          "folders, check them, and use them in a spec with "
-                          "backbone.source \"library\". Everything here works offline except "
-                          "Download.")
-        subtitle.setObjectName("pageSubtitle")
-        subtitle.setWordWrap(True)
-        lay = QVBoxLayout(self)
-        lay.addWidget(title)
-        lay.addWidget(subtitle)
+        self.header = PageHeader(
+            "Model library", "Pretrained backbones kept on this computer. Import model files or "
+                             "folders, check them, and pick them on the Model page (under "
+                             "\u201cModel library\u201d). Everything here works offline except "
+                             "Download.")
+        lay = page_layout(self, self.header)
         lay.addLayout(self._build_buttons())
         lay.addWidget(self._build_table(), 1)
         lay.addLayout(self._build_footer())
 
-    def _build_buttons(self) -> QHBoxLayout:
+    def _build_buttons(self) -> FlowLayout:
         self.refresh_button = QPushButton("Refresh")
         self.import_file_button = QPushButton("Import file…")
         self.import_file_button.setToolTip(".keras / .h5 model, or a keras.applications "
@@ -112,8 +110,9 @@ class LibraryPage(QWidget):
         self.import_folder_button = QPushButton("Import folder…")
         self.import_folder_button.setToolTip("keras-hub preset, Hugging Face folder "
                                              "(config.json + model.safetensors) or a run folder")
-        self.verify_button = QPushButton("Verify")
-        self.verify_button.setToolTip("Check every file against the sha256 recorded at import")
+        self.verify_button = QPushButton("Verify all")
+        self.verify_button.setToolTip("Check the files of every model (or only the selected "
+                                      "one) against the sha256 recorded at import")
         self.remove_button = QPushButton("Remove")
         self.defaults_button = QPushButton("Install defaults")
         self.defaults_button.setToolTip("Register the bundled MiniLM (text) and MobileNetV2 "
@@ -123,10 +122,9 @@ class LibraryPage(QWidget):
         self._buttons = [self.refresh_button, self.import_file_button,
                          self.import_folder_button, self.verify_button, self.remove_button,
                          self.defaults_button, self.download_button]
-        bar = QHBoxLayout()
+        bar = FlowLayout(spacing=6)
         for b in self._buttons:
             bar.addWidget(b)
-        bar.addStretch(1)
         return bar
 
     def _build_table(self) -> QSplitter:
@@ -318,9 +316,13 @@ class LibraryPage(QWidget):
         if bad:
             self._set_status("DAMAGED: " + "; ".join(
                 f"{r.name}: {', '.join(r.problems[:2])}" for r in bad))
+        elif len(reports) == 1:
+            r = reports[0]
+            self._set_status(f"'{r.name}' verified: its {r.checked_files} file(s) match the "
+                             f"sha256 recorded at import.")
         else:
-            self._set_status(f"All {len(reports)} model(s) verified: files match their "
-                             f"sha256.")
+            self._set_status(f"All {len(reports)} models verified: their files match the "
+                             f"sha256 recorded at import.")
         self._show_verify(reports)
 
     def _on_removed(self, name: str) -> None:
@@ -367,14 +369,17 @@ class LibraryPage(QWidget):
             entry.name,
             entry.description,
             "",
-            f"Modality: {entry.modality}    Input: {format_shape(entry.input_shape)}"
+            f"Modality: {entry.modality}    Input: "
+            f"{format_shape(entry.input_shape, entry.modality)}"
             f"    Parameters: {entry.params:,}",
             f"Pixel scaling: {entry.preprocessing}    Default image size: "
             f"{entry.image_size or '-'}    Architecture: {entry.architecture or '-'}",
             f"Source: {entry.source}  ({entry.kind}{', downloaded' if entry.network else ''})",
             f"Added: {entry.created}    Folder: {entry.folder}",
             "",
-            f'Use it in a spec:  "backbone": {{"source": "library", "name": "{entry.name}"}}',
+            f"Use it: pick '{entry.name}' on the Model page, under “Model library”.",
+            f'In a spec file (command line):  "backbone": {{"source": "library", '
+            f'"name": "{entry.name}"}}',
             "",
             "Licence:",
             entry.licence or "(no licence text found with the model: check its origin "
@@ -424,6 +429,28 @@ class LibraryPage(QWidget):
         self.verify(self.selected_name())
 
     @Slot()
+    def _update_verify_label(self) -> None:
+        """The Verify button says what it checks: the selected model, or all of them."""
+        name = self.selected_name()
+        self.verify_button.setText(f"Verify '{name}'" if name else "Verify all")
+
+    def choose_weights_file(self, arch: str = "") -> None:
+        """Ask for a weights file (for keras.applications ``arch``) and import it."""
+        self._set_status(f"Choose the ImageNet weights file of {arch} (a .h5 file from "
+                         f"keras.applications, 'no top')." if arch else
+                         "Choose a model or weights file.")
+        self._choose_file()
+
+    def open_download(self, arch: str = "") -> None:
+        """Open the download dialog with keras.applications ``arch`` filled in."""
+        dialog = DownloadDialog(self)
+        if arch:
+            dialog.model.setText(arch)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            call, kwargs = dialog.options()
+            self.download(call, **kwargs)
+
+    @Slot()
     def _remove_clicked(self) -> None:
         name = self.selected_name()
         if name:
@@ -433,7 +460,4 @@ class LibraryPage(QWidget):
 
     @Slot()
     def _download_clicked(self) -> None:
-        dialog = DownloadDialog(self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            call, kwargs = dialog.options()
-            self.download(call, **kwargs)
+        self.open_download()

@@ -32,11 +32,19 @@ _GUESS = "(guess)"
 _PREPROCESSING = [_GUESS, *(v for v in spec_values(Preprocessing) if v != "auto")]
 
 
-def format_shape(shape: list[int | None] | None) -> str:
-    """An input shape as ``8×8×3`` (``?`` for unknown sizes, ``-`` when there is none)."""
+def format_shape(shape: list[int | None] | None, modality: str = "") -> str:
+    """An input shape in words: ``8×8×3``, ``text (any length)``, ``12 features``.
+
+    A text backbone takes token ids of any length (the preprocessor makes them); an unknown
+    image size shows as "any" (``any×any×3``); ``-`` when there is no shape.
+    """
+    if modality == "text":
+        return "text (any length)"
     if not shape:
         return "-"
-    return "×".join("?" if s is None else str(s) for s in shape)
+    if modality == "tabular" and len(shape) == 1 and shape[0] is not None:
+        return f"{shape[0]} features"
+    return "×".join("any" if s is None else str(s) for s in shape)
 
 
 class EntryTableModel(QAbstractTableModel):
@@ -93,7 +101,7 @@ class EntryTableModel(QAbstractTableModel):
         if key == "params":
             return format_params(row.params)
         if key == "input_shape":
-            return format_shape(row.input_shape)
+            return format_shape(row.input_shape, row.modality)
         if key == "kind":
             return row.kind + (" (downloaded)" if row.network else "")
         return str(getattr(row, key))
@@ -111,6 +119,7 @@ class ImportDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Import into the library")
+        self.setMinimumWidth(520)  # room for the whole title and the file name
         self.info = info
         form = QFormLayout(self)
         kind = info.kind.replace("_", " ")
@@ -169,6 +178,7 @@ class DownloadDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Download a model (uses the network)")
+        self.setMinimumWidth(520)  # room for the whole title
         form = QFormLayout(self)
         warn = QLabel("<b>Network use.</b> This downloads model weights from the internet "
                       "into your library. Everything else in ftstudio works offline.")

@@ -40,6 +40,7 @@ from ftstudio.spec import BackboneSource, ExperimentSpec, FreezeMode
 from ftstudio.ui.pages.model_parts import (
     BackboneCard,
     LayersCard,
+    has_pretrained_weights,
     model_summary_html,
     same_backbone,
     summary_table,
@@ -69,11 +70,16 @@ class ModelPage(QWidget):
         errorRaised(object): an unexpected failure (:class:`ErrorInfo`).
         statusMessage(str): a line for the status bar.
         built(object): a fresh :class:`ModelDescription`.
+        weightsImportRequested(str): the user wants to import pretrained weights for this
+            architecture into the model library (a weights file).
+        weightsDownloadRequested(str): the user wants to download them (network).
     """
 
     errorRaised = Signal(object)
     statusMessage = Signal(str)
     built = Signal(object)
+    weightsImportRequested = Signal(str)
+    weightsDownloadRequested = Signal(str)
 
     def __init__(self, project: Project, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,8 +96,8 @@ class ModelPage(QWidget):
         self.available_columns: list[str] = []
 
         self.header = PageHeader(
-            "Model", "Pick a pretrained backbone, choose which of its layers learn, and build "
-                     "the head that makes the predictions.")
+            "Model", "Pick a backbone (a pretrained one learns from little data), choose which "
+                     "of its layers learn, and build the head that makes the predictions.")
         self.rebuild_btn = QPushButton("Rebuild")
         self.rebuild_btn.setToolTip("Build the model again with the current settings")
         self.rebuild_btn.clicked.connect(self.build)
@@ -120,7 +126,7 @@ class ModelPage(QWidget):
         head_scroll.setWidgetResizable(True)
         head_scroll.setWidget(head_box)
         head_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        head_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
         self.summary = QLabel("")
         self.summary.setObjectName("modelSummary")
         self.summary.setWordWrap(True)
@@ -137,13 +143,17 @@ class ModelPage(QWidget):
         self.right_tabs.setObjectName("modelTabs")
         self.right_tabs.addTab(head_scroll, "Head")
         self.right_tabs.addTab(summary_box, "Summary")
-        self.right_tabs.setMinimumWidth(330)
+        self.right_tabs.setMinimumWidth(360)
         return self.right_tabs
 
     def _connect_widgets(self) -> None:
         self.backbone.combo.activated.connect(self._on_backbone_picked)
         self.backbone.browse_btn.clicked.connect(self.choose_local_model)
         self.backbone.seq_len.valueChanged.connect(self._on_seq_len)
+        self.backbone.import_weights_btn.clicked.connect(
+            lambda: self.weightsImportRequested.emit(self.project.spec.backbone.name or ""))
+        self.backbone.download_weights_btn.clicked.connect(
+            lambda: self.weightsDownloadRequested.emit(self.project.spec.backbone.name or ""))
         self.layers.tree_model.trainableChanged.connect(self._on_trainable_changed)
         self.layers.tree_model.freezeEdited.connect(self._on_freeze_edited)
         self.head_builder.edited.connect(self._on_head_edited)
@@ -164,9 +174,17 @@ class ModelPage(QWidget):
 
     @Slot(list)
     def set_library_entries(self, entries: list[LibraryEntryInfo]) -> None:
-        """Offer the model library's entries (``LibraryPage.entriesChanged``)."""
+        """Offer the model library's entries (``LibraryPage.entriesChanged``).
+
+        Weights imported into the library make a keras.applications backbone pretrained, so
+        the bundled list is read again too (once the engine has listed it).
+        """
         self.library_choices = [e.backbone_choice() for e in entries]
         self._fill_backbones()
+        if self.bundled_choices:
+            self.jobs.start("backbones", engine_calls.bundled_backbones,
+                            on_result=self.set_backbones, on_error=self.errorRaised.emit,
+                            title="Cannot list the backbones")
 
     def _fill_backbones(self) -> None:
         self._updating = True
@@ -184,6 +202,9 @@ class ModelPage(QWidget):
         if self.description is not None:
             desc = self.description.description + (f" — {desc}" if desc else "")
         self.backbone.description.setText(desc)
+        untrained = choice is not None and not has_pretrained_weights(choice)
+        self.backbone.show_untrained(choice.label if untrained and choice else None)
+        self.project.set_untrained_backbone(choice.label if untrained and choice else None)
 
     def _ensure_backbone_fits(self) -> bool:
         """Pick a backbone that fits the data kind when the current one does not."""
@@ -230,14 +251,40 @@ class ModelPage(QWidget):
         choice = self.backbone.combo.itemData(index)
         if not isinstance(choice, BackboneChoice):
             return
+        before = self._effective_backbone()
         self._apply_choice(choice)
-        self.project.spec.freeze.layers = {}
-        if self.project.spec.freeze.mode == "layers":
-            self.project.spec.freeze.mode = "none"
+        if self._effective_backbone() == before:
+            # the same model under another name ("Automatic" is MiniLM for text): keep the
+            # layer choices and the built model
+            self._show_backbone_fields()
+            self.project.touch("backbone")
+            return
+        f = self.project.spec.freeze
+        if f.mode == "layers" and f.layers:
+            self.statusMessage.emit("The layer choices were reset: the new backbone has "
+                                    "other layers.")
+        f.layers = {}
+        if f.mode == "layers":
+            f.mode = "none"
         self.layers.tree_model.clear()
         self.description = None
         self._show_backbone_fields()
         self.project.touch("backbone")
+
+    def _effective_backbone(self) -> tuple[str, str]:
+        """Which model the spec's backbone is, whatever it is called.
+
+        ``source: auto`` without a name is the bundled default for the data kind.
+        """
+        b = self.project.spec.backbone
+        if b.source == "auto" and not (b.name or b.path):
+            default = next((c for c in self.bundled_choices if c.modality ==
+                            self.project.spec.modality and c.group == AUTOMATIC.group), None)
+            if default is not None:
+                return "auto", (default.name or "").lower()
+        if b.source == "auto" and b.name:
+            return "auto", b.name.lower()
+        return b.source, (b.name or "").lower() if b.name else str(b.path or "")
 
     @Slot()
     def choose_local_model(self) -> None:
@@ -281,6 +328,8 @@ class ModelPage(QWidget):
             self._show_head()
         if section in ("data", "backbone", "head"):
             self._stale = True
+            # a failed build says nothing about the changed model until it is built again
+            self.project.set_blocker("model", None)
             self._update_summary()
             if self.isVisible():
                 self._build_timer.start()
@@ -343,6 +392,7 @@ class ModelPage(QWidget):
     def _on_built(self, desc: ModelDescription) -> None:
         self.description = desc
         self.build_error = None
+        self.project.set_blocker("model", None)
         f = self.project.spec.freeze
         self.layers.show_built(desc, f.mode, f.last_n)
         self._show_backbone_fields()
@@ -352,6 +402,8 @@ class ModelPage(QWidget):
 
     def _on_build_failed(self, info: ErrorInfo) -> None:
         self.build_error = info.message
+        self.project.set_blocker("model", f"The model cannot be built: "
+                                          f"{info.message.splitlines()[0]} (see the Model page)")
         self.layers.show_build_state(f"Cannot build the model: {info.message}")
         self.layers.tree_model.clear()
         if not info.user_error:

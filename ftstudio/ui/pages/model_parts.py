@@ -5,11 +5,14 @@ The parts show what the page gives them; the page owns the spec, the choices and
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Slot
+from PySide6.QtCore import QEvent, QObject, QSortFilterProxyModel, Qt, Slot
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -17,6 +20,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QTreeView,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -24,22 +28,42 @@ from ftstudio.bridge.types import BackboneChoice, ModelDescription
 from ftstudio.formatting import format_params
 from ftstudio.spec import ExperimentSpec, FreezeMode
 from ftstudio.ui.widgets.common import Card
+from ftstudio.ui.widgets.flow_layout import FlowLayout
 from ftstudio.ui.widgets.layer_tree import (
     COL_NAME,
     COL_PARAMS,
     COL_SHAPE,
     COL_TRAINABLE,
     COL_TYPE,
+    COLUMNS,
     LayerTreeModel,
 )
 
-__all__ = ["FREEZE_SUMMARIES", "BackboneCard", "LayersCard", "model_summary_html",
-           "same_backbone", "summary_table"]
+__all__ = ["FREEZE_SUMMARIES", "UNTRAINED_SUFFIX", "BackboneCard", "LayersCard",
+           "has_pretrained_weights", "model_summary_html", "same_backbone", "summary_table"]
 
 FREEZE_SUMMARIES: dict[FreezeMode, str] = {
     "all": "frozen", "none": "fully fine-tuned", "last_n": "top {last_n} blocks fine-tuned",
     "layers": "chosen layers fine-tuned"}
 """How the summary says what a freeze mode does to the backbone."""
+
+
+NARROW_TREE = (480, 380)
+"""Below these widths the layer tree leaves out its Type, then its Output shape column."""
+UNTRAINED_SUFFIX = " — not pretrained (random weights)"
+"""Added to the picker's label of a backbone that has no pretrained weights here."""
+
+
+def has_pretrained_weights(choice: BackboneChoice) -> bool:
+    """Whether a backbone starts from learned weights (no backbone at all counts as yes).
+
+    Only a keras.applications architecture can be built without weights (random ones): the
+    picker's entry says whether its ImageNet weights are on this computer (``pretrained``),
+    a spec may ask for them (``weights``). Local files and folders, library entries and the
+    bundled models bring their own weights.
+    """
+    return not (choice.source == "applications" and not choice.pretrained
+                and not choice.weights)
 
 
 def same_backbone(choice: BackboneChoice, source: str, name: str | None,
@@ -75,6 +99,7 @@ class BackboneCard(Card):
         self.description = QLabel("")
         self.description.setObjectName("muted")
         self.description.setWordWrap(True)
+        self._build_untrained_box()
         row = QHBoxLayout()
         row.addWidget(self.combo, 3)
         row.addWidget(self.browse_btn)
@@ -83,6 +108,38 @@ class BackboneCard(Card):
         row.addWidget(self.seq_len)
         self.body.addLayout(row)
         self.body.addWidget(self.description)
+        self.body.addWidget(self.untrained_box)
+
+    def _build_untrained_box(self) -> None:
+        """The warning (and its remedies) shown while the backbone has no pretrained weights."""
+        self.untrained_box = QFrame()
+        self.untrained_box.setObjectName("warningList")
+        self.untrained_box.setProperty("error", True)
+        self.untrained_text = QLabel("")
+        self.untrained_text.setWordWrap(True)
+        self.import_weights_btn = QPushButton("Import weights file…")
+        self.import_weights_btn.setToolTip("Add a keras.applications ImageNet weights file "
+                                           "(.h5) to the model library")
+        self.download_weights_btn = QPushButton("Download weights (network)…")
+        self.download_weights_btn.setToolTip("Download the ImageNet weights into the model "
+                                             "library (needs the internet)")
+        buttons = FlowLayout(spacing=6)
+        buttons.addWidget(self.import_weights_btn)
+        buttons.addWidget(self.download_weights_btn)
+        lay = QVBoxLayout(self.untrained_box)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.addWidget(self.untrained_text)
+        lay.addLayout(buttons)
+        self.untrained_box.hide()
+
+    def show_untrained(self, label: str | None) -> None:
+        """Warn that backbone ``label`` has no pretrained weights (``None`` hides it)."""
+        if label:
+            self.untrained_text.setText(
+                f"<b>{html.escape(label)} is not pretrained here:</b> its weights are not on "
+                f"this computer, so it would start from random weights and need far more "
+                f"data. Import its ImageNet weights file, or download them when online.")
+        self.untrained_box.setVisible(bool(label))
 
     def fill(self, choices: list[BackboneChoice], spec: ExperimentSpec) -> None:
         """List ``choices`` by group and select the spec's backbone.
@@ -107,7 +164,9 @@ class BackboneCard(Card):
                 self._add_group_title(group)
             fits = not choice.modality or choice.modality == modality or (
                 modality == "tabular" and choice.source == "none")
-            combo.addItem(choice.label, choice)
+            label = choice.label if has_pretrained_weights(choice) \
+                else choice.label + UNTRAINED_SUFFIX
+            combo.addItem(label, choice)
             idx = combo.count() - 1
             combo.setItemData(idx, choice.description, Qt.ItemDataRole.ToolTipRole)
             if not fits:
@@ -172,17 +231,33 @@ class LayersCard(Card):
         self.tree.setModel(self.proxy)
         self.tree.setUniformRowHeights(True)
         self.tree.setIndentation(14)
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "transf…layer_3"
         self.tree.setAlternatingRowColors(True)
         hh = self.tree.header()
         hh.setStretchLastSection(False)
         hh.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        bold = QFont(hh.font())
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)
         for col, width in ((COL_TRAINABLE, 76), (COL_TYPE, 104), (COL_SHAPE, 96),
                            (COL_PARAMS, 66)):
             hh.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            self.tree.setColumnWidth(col, width)
+            # never narrower than the column's (bold) title: no "Trainabl…"
+            title = metrics.horizontalAdvance(str(COLUMNS[col])) + 28
+            self.tree.setColumnWidth(col, max(width, title))
+        self.tree.installEventFilter(self)
 
-    def _build_tools(self) -> QHBoxLayout:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802, D102
+        if watched is self.tree and event.type() == QEvent.Type.Resize:
+            self._fit_columns(self.tree.width())
+        return super().eventFilter(watched, event)
+
+    def _fit_columns(self, width: int) -> None:
+        """In a narrow tree, leave out the columns the tooltips repeat (type, then shape)."""
+        self.tree.setColumnHidden(COL_TYPE, width < NARROW_TREE[0])
+        self.tree.setColumnHidden(COL_SHAPE, width < NARROW_TREE[1])
+
+    def _build_tools(self) -> FlowLayout:
         self.freeze_all_btn = QPushButton("Freeze all")
         self.freeze_all_btn.setToolTip("Train only the head (a linear probe): fastest, needs "
                                        "least data")
@@ -195,14 +270,17 @@ class LayersCard(Card):
         self.last_n.setSuffix(" blocks")
         self.unfreeze_last_btn = QPushButton("Unfreeze")
         self.unfreeze_last_btn.setToolTip("Fine-tune only the top blocks of the backbone")
-        tools = QHBoxLayout()
-        tools.setSpacing(6)
+        # "Unfreeze" and its block count stay together when the row wraps
+        last = QWidget()
+        last_row = QHBoxLayout(last)
+        last_row.setContentsMargins(0, 0, 0, 0)
+        last_row.setSpacing(6)
+        last_row.addWidget(self.unfreeze_last_btn)
+        last_row.addWidget(self.last_n)
+        tools = FlowLayout(spacing=6)
         tools.addWidget(self.freeze_all_btn)
         tools.addWidget(self.unfreeze_all_btn)
-        tools.addSpacing(8)
-        tools.addWidget(self.unfreeze_last_btn)
-        tools.addWidget(self.last_n)
-        tools.addStretch(1)
+        tools.addWidget(last)
         return tools
 
     def set_bulk_actions_enabled(self, enabled: bool) -> None:
@@ -273,7 +351,8 @@ def model_summary_html(spec: ExperimentSpec, backbone_label: str, head_lines: li
         n = sizes.get(out.name)
         what = (f"{n} classes" if n else "classes") if out.task == "classification" \
             else "a number"
-        outs.append(f"{out.name} ← '{col}' ({what})")
+        source = "the class folders" if spec.modality == "image" else f"'{col}'"
+        outs.append(f"{out.name} ← {source} ({what})")
     parts.append("<b>Outputs</b> " + "; ".join(outs))
     if desc is not None:
         parts.append(f"<b>Parameters</b> {format_params(desc.total_params)} "

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -40,7 +39,7 @@ from ftstudio.bridge.types import PretrainOutcome
 from ftstudio.errors import FtStudioError
 from ftstudio.spec import DataSpec, PretrainSpec
 from ftstudio.ui.pages.pretrain_parts import LossChart, float_spin, int_spin
-from ftstudio.ui.widgets.common import PageHeader
+from ftstudio.ui.widgets.common import PageHeader, SciSpinBox
 
 __all__ = ["PretrainPage"]
 
@@ -111,7 +110,7 @@ class PretrainPage(QWidget):
 
     def _build_data_box(self) -> QGroupBox:
         data_box = QGroupBox("Unlabelled data")
-        data_form = QFormLayout(data_box)
+        data_form = self.data_form = QFormLayout(data_box)
         self.source_kind = QComboBox()
         self.source_kind.addItem("Images (folder)", "image")
         self.source_kind.addItem("Numeric CSV", "tabular")
@@ -140,6 +139,7 @@ class PretrainPage(QWidget):
         size_row.addWidget(self.width_spin)
         size_row.addWidget(self.channels_combo)
         data_form.addRow("Image size:", size_row)
+        self._size_row = size_row
         return data_box
 
     def _build_model_box(self) -> QGroupBox:
@@ -171,27 +171,19 @@ class PretrainPage(QWidget):
         train_box = QGroupBox("Training")
         self.epochs_spin = int_spin(1, 10000, 20)
         self.batch_spin = int_spin(1, 65536, 32)
-        self.lr_spin = float_spin(1e-6, 1.0, 1e-3, 1e-4, decimals=6)
+        self.lr_spin = SciSpinBox(1e-6, 1.0)
+        self.lr_spin.setValue(1e-3)
         self.val_spin = float_spin(0.0, 0.5, 0.1, 0.05)
+        self.val_spin.setToolTip("The share of the rows held out to watch the validation loss")
         self.seed_spin = int_spin(0, 2**31 - 1, 42)
         self.name_edit = QLineEdit("my-encoder")
         self.replace_check = QCheckBox("Replace an existing model of that name")
-        # two columns of short fields, then the wide name field and its check box
-        train_grid = QGridLayout(train_box)
-        train_grid.setHorizontalSpacing(8)
-        for row, pair in enumerate(((("Epochs:", self.epochs_spin),
-                                     ("Batch size:", self.batch_spin)),
-                                    (("Learning rate:", self.lr_spin),
-                                     ("Validation fraction:", self.val_spin)),
-                                    (("Seed:", self.seed_spin),))):
-            for half, (text, field) in enumerate(pair):
-                train_grid.addWidget(QLabel(text), row, 2 * half)
-                train_grid.addWidget(field, row, 2 * half + 1)
-        train_grid.addWidget(QLabel("Save encoder as:"), 3, 0)
-        train_grid.addWidget(self.name_edit, 3, 1, 1, 3)
-        train_grid.addWidget(self.replace_check, 4, 1, 1, 3)
-        train_grid.setColumnStretch(1, 1)
-        train_grid.setColumnStretch(3, 1)
+        form = QFormLayout(train_box)
+        for text, field in (("Epochs:", self.epochs_spin), ("Batch size:", self.batch_spin),
+                            ("Learning rate:", self.lr_spin), ("Validation:", self.val_spin),
+                            ("Seed:", self.seed_spin), ("Save encoder as:", self.name_edit)):
+            form.addRow(text, field)
+        form.addRow("", self.replace_check)
         return train_box
 
     def _build_actions(self) -> None:
@@ -214,6 +206,7 @@ class PretrainPage(QWidget):
         self.preview_label = QLabel("The image strip appears after the first epoch "
                                     "(image data only).")
         self.preview_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview_label.setWordWrap(True)
         self.preview_label.setMinimumHeight(120)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
@@ -300,11 +293,10 @@ class PretrainPage(QWidget):
     @Slot()
     def _kind_changed(self) -> None:
         image = self.source_kind.currentData() == "image"
-        widgets: list[QWidget] = [self.height_spin, self.width_spin, self.channels_combo]
-        for w in widgets:
-            w.setEnabled(image)
+        # only the rows of the chosen kind of data show (a shorter form fits small screens)
+        self.data_form.setRowVisible(self._size_row, image)
         for w in (self.columns_edit, self.label_edit):
-            w.setEnabled(not image)
+            self.data_form.setRowVisible(w, not image)
 
     @Slot()
     def _browse(self) -> None:
@@ -481,8 +473,8 @@ class PretrainPage(QWidget):
         last = result.history[-1] if result.history else {}
         stopped = " (stopped early)" if result.stopped_by_user else ""
         self._set_status(f"Saved the encoder to the library as '{result.entry_name}'"
-                         f"{stopped}: final loss {last.get('loss', math.nan):.4g}. Use it with "
-                         f"backbone source \"library\", name \"{result.entry_name}\".")
+                         f"{stopped}: final loss {last.get('loss', math.nan):.4g}. Pick it on "
+                         f"the Model page, under “Model library”.")
         if result.preview_path:
             self._on_preview(result.preview_path)
         self.pretrainFinished.emit(result)

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QDoubleSpinBox, QSizePolicy, QSpinBox
 
-from ftstudio.ui.widgets.charts import make_plot
+from ftstudio.ui.widgets.charts import legend_below, make_plot
 
 __all__ = ["LossChart", "float_spin", "int_spin"]
 
@@ -41,7 +41,7 @@ class LossChart:
 
     def __init__(self) -> None:
         self.plot = make_plot("Reconstruction loss (MSE)", "epoch")
-        self.plot.getPlotItem().addLegend(offset=(-10, 10))
+        legend_below(self.plot.getPlotItem(), columns=2)
         self.plot.setMinimumHeight(180)
         # grow into the room there is, but don't ask for pyqtgraph's tall default height: it
         # would make the page taller than a 1280x800 window and the window would scroll it

@@ -1,32 +1,21 @@
 """Runs page: every past run folder with its key metrics; open one to see it again.
 
-Listing and reading run folders happens in workers (through the bridge); the table is a small
-QAbstractTableModel over :class:`~ftstudio.bridge.types.RunRow` values, sortable by column.
+Listing and reading run folders happens in workers (through the bridge); the table is
+:class:`~ftstudio.ui.pages.runs_model.RunsModel`, sortable by column, its Run names editable.
+Several runs can be selected and compared side by side.
 """
 
 from __future__ import annotations
 
-import math
-import time
+import importlib
+import importlib.util
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    QUrl,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication
+from PySide6.QtCore import QSettings, QSortFilterProxyModel, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QTableView,
     QWidget,
@@ -36,96 +25,27 @@ from ftstudio.bridge import engine_calls
 from ftstudio.bridge.current_job import CurrentJobs
 from ftstudio.bridge.jobs import JobRunner
 from ftstudio.bridge.types import RunDetails, RunRow
-from ftstudio.ui.widgets.common import Card, PageHeader, page_layout
+from ftstudio.ui.pages.runs_model import RunsModel, key_metric
+from ftstudio.ui.pages.train_parts import reproduce_command
+from ftstudio.ui.settings import make_settings
+from ftstudio.ui.widgets.common import Card, ElidedLabel, PageHeader, page_layout
+from ftstudio.ui.widgets.flow_layout import FlowLayout
+from ftstudio.ui.window_geometry import FRAME_ALLOWANCE, available_geometry
 
 __all__ = ["RunsModel", "RunsPage", "key_metric"]
 
-STATUS_COLORS = {"finished": "#188038", "stopped": "#b06000", "failed": "#c5221f",
-                 "running": "#1a73e8"}
-_Index = QModelIndex | QPersistentModelIndex
-
-METRIC_COLUMNS = [("Accuracy", ("accuracy",)), ("Macro F1", ("macro_f1",)),
-                  ("MAE / R²", ("mae", "r2")), ("Test loss", ("loss",))]
+COMPARE_MODULE = "ftstudio.ui.widgets.compare_view"
+"""Where the comparison dialog lives (``CompareDialog(run_dirs, runner, parent)``)."""
+RUN_COLUMN_WIDTH = (180, 360)
+"""The Run column's width: at least the first, at most the second (then the names elide)."""
 
 
-def key_metric(metrics: dict[str, float], names: tuple[str, ...], split: str = "test"
-               ) -> float | None:
-    """Return the first ``split.<name>`` (or ``split.<output>.<name>``) metric found."""
-    for name in names:
-        key = f"{split}.{name}"
-        if key in metrics:
-            return float(metrics[key])
-        for k, v in metrics.items():
-            if k.startswith(f"{split}.") and k.endswith(f".{name}"):
-                return float(v)
-    return None
-
-
-class RunsModel(QAbstractTableModel):
-    """Table model over run rows."""
-
-    HEADERS = ["Run", "Started", "Status", "Model", "Data", *[c for c, _ in METRIC_COLUMNS],
-               "Folder"]
-    FIRST_METRIC = 5
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.rows: list[RunRow] = []
-
-    def set_rows(self, rows: list[RunRow]) -> None:
-        """Show ``rows``."""
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802, D102
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802, D102
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802, D102
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: D102
-        if not index.isValid():
-            return None
-        run = self.rows[index.row()]
-        col = index.column()
-        n_metrics = len(METRIC_COLUMNS)
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole):
-            sort = role == Qt.ItemDataRole.UserRole
-            if col == 0:
-                return run.name
-            if col == 1:
-                return run.created if sort else time.strftime("%Y-%m-%d %H:%M",
-                                                              time.localtime(run.created))
-            if col == 2:
-                return run.status
-            if col == 3:
-                return run.model
-            if col == 4:
-                return run.data
-            first = self.FIRST_METRIC
-            if first <= col < first + n_metrics:
-                value = key_metric(run.metrics, METRIC_COLUMNS[col - first][1])
-                if sort:
-                    return -math.inf if value is None or math.isnan(value) else value
-                if value is None or math.isnan(value):
-                    return "—"
-                return f"{value:.3f}"
-            return Path(run.path).name
-        if role == Qt.ItemDataRole.ForegroundRole and col == 2:
-            return QColor(STATUS_COLORS.get(run.status, "#5f6368"))
-        if role == Qt.ItemDataRole.TextAlignmentRole and \
-                self.FIRST_METRIC <= col < self.FIRST_METRIC + n_metrics:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return run.path
-        return None
+def compare_available() -> bool:
+    """Whether the comparison dialog is part of this version."""
+    try:
+        return importlib.util.find_spec(COMPARE_MODULE) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class RunsPage(QWidget):
@@ -144,11 +64,15 @@ class RunsPage(QWidget):
     errorRaised = Signal(object)
     statusMessage = Signal(str)
 
-    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None,
+                 settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("runsPage")
+        self.runner = runner
         self.jobs = CurrentJobs(runner, self)
+        self.settings = settings or make_settings()
         self.runs_root: str | None = None
+        self._dialogs: list[QWidget] = []
         self.folder: str = ""
         self._open_purpose = "show"
 
@@ -158,13 +82,12 @@ class RunsPage(QWidget):
         self.header.action_row.addWidget(self.refresh_btn)
         self._build_table()
         self._build_run_buttons()
-        self.folder_label = QLabel("")
+        self.folder_label = ElidedLabel("")
         self.folder_label.setObjectName("muted")
-        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        buttons = QHBoxLayout()
-        for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn):
+        buttons = FlowLayout(spacing=6)
+        for b in (self.open_btn, self.compare_btn, self.rename_btn, self.load_spec_btn,
+                  self.reveal_btn, self.copy_btn):
             buttons.addWidget(b)
-        buttons.addStretch(1)
         card = Card()
         card.body.addWidget(self.folder_label)
         card.body.addWidget(self.table, 1)
@@ -176,11 +99,13 @@ class RunsPage(QWidget):
         self.load_spec_btn.clicked.connect(self.load_selected_spec)
         self.reveal_btn.clicked.connect(self.reveal_selected)
         self.copy_btn.clicked.connect(self.copy_command)
+        self.compare_btn.clicked.connect(self.compare_selected)
+        self.rename_btn.clicked.connect(self.rename_selected)
         self.table.doubleClicked.connect(self.open_selected)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
 
     def _build_table(self) -> None:
-        self.model = RunsModel(self)
+        self.model = RunsModel(self.settings, self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
@@ -190,13 +115,17 @@ class RunsPage(QWidget):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.setAlternatingRowColors(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.verticalHeader().setVisible(False)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # the name keeps its room; the folder column takes what is left
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(len(RunsModel.HEADERS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnWidth(0, RUN_COLUMN_WIDTH[0])
 
     def _build_run_buttons(self) -> None:
         """The actions on the selected run (disabled until a run is selected)."""
@@ -206,9 +135,14 @@ class RunsPage(QWidget):
         self.load_spec_btn = QPushButton("Use its settings")
         self.load_spec_btn.setToolTip("Make this run's spec the current project")
         self.reveal_btn = QPushButton("Show folder")
-        self.copy_btn = QPushButton("Copy CLI command")
-        self.copy_btn.setToolTip("ftstudio train <run>/spec.json reproduces the run")
-        for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn):
+        self.copy_btn = QPushButton("Copy command")
+        self.copy_btn.setToolTip("Copy the command line that trains this run again")
+        self.rename_btn = QPushButton("Rename")
+        self.rename_btn.setToolTip("Give the run a name of your own (or press F2)")
+        self.compare_btn = QPushButton("Compare")
+        self.compare_btn.setObjectName("compareButton")
+        for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn,
+                  self.rename_btn, self.compare_btn):
             b.setEnabled(False)
 
     # ================================================================ listing
@@ -219,35 +153,91 @@ class RunsPage(QWidget):
                         on_result=self._on_listed, on_error=self.errorRaised.emit,
                         title="Cannot list the runs")
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802, D102
+        super().showEvent(event)
+        self.refresh()  # runs may have ended, or been written by the command line
+
     def _on_listed(self, result: tuple[str, list[RunRow]]) -> None:
+        selected = [r.path for r in self.selected_runs()]
         self.folder, rows = result
         self.model.set_rows(rows)
+        for path in selected:
+            self.select_path(path, add=True)
+        self._fit_run_column()
         n = len(rows)
-        self.folder_label.setText(f"{n} run{'s' if n != 1 else ''} in {self.folder}" if n
+        self.folder_label.set_full_text(f"{n} run{'s' if n != 1 else ''} in {self.folder}" if n
                                   else f"No runs yet in {self.folder}. Train a model on the "
                                        "Train page.")
         self._on_selection()
 
+    def _fit_run_column(self) -> None:
+        """Make the Run column as wide as the longest name (within bounds)."""
+        width = max((self.table.fontMetrics().horizontalAdvance(self.model.name(r))
+                     for r in self.model.rows), default=0) + 24
+        self.table.setColumnWidth(0, max(RUN_COLUMN_WIDTH[0], min(width, RUN_COLUMN_WIDTH[1])))
+
     # ================================================================ actions
+    def selected_runs(self) -> list[RunRow]:
+        """Return the selected runs, in table order."""
+        rows = sorted(self.table.selectionModel().selectedRows(), key=lambda i: i.row())
+        return [self.model.rows[self.proxy.mapToSource(i).row()] for i in rows]
+
     def selected(self) -> RunRow | None:
-        """Return the selected run."""
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        return self.model.rows[self.proxy.mapToSource(rows[0]).row()]
+        """Return the selected run when exactly one is selected."""
+        runs = self.selected_runs()
+        return runs[0] if len(runs) == 1 else None
 
     @Slot()
     def _on_selection(self) -> None:
-        has = self.selected() is not None
-        for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn):
-            b.setEnabled(has)
+        one = self.selected() is not None
+        for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn,
+                  self.rename_btn):
+            b.setEnabled(one)
+        n = len(self.selected_runs())
+        available = compare_available()
+        self.compare_btn.setEnabled(available and n >= 2)
+        if not available:
+            self.compare_btn.setToolTip("Comparing runs is not available in this version.")
+        else:
+            self.compare_btn.setToolTip("Select two or more runs (Ctrl+click) to compare "
+                                        "their metrics, curves and settings" if n < 2 else
+                                        f"Compare the {n} selected runs side by side")
 
-    def select_path(self, path: str) -> None:
-        """Select the run in folder ``path`` (if listed)."""
+    def select_path(self, path: str, add: bool = False) -> None:
+        """Select the run in folder ``path`` (if listed); ``add`` keeps the other selected."""
         for i, run in enumerate(self.model.rows):
             if Path(run.path) == Path(path):
-                self.table.selectRow(self.proxy.mapFromSource(self.model.index(i, 0)).row())
+                row = self.proxy.mapFromSource(self.model.index(i, 0)).row()
+                if add:
+                    flags = self.table.selectionModel().SelectionFlag
+                    self.table.selectionModel().select(
+                        self.proxy.index(row, 0), flags.Select | flags.Rows)
+                else:
+                    self.table.selectRow(row)
                 return
+
+    @Slot()
+    def rename_selected(self) -> None:
+        """Edit the selected run's name in place."""
+        rows = self.table.selectionModel().selectedRows()
+        if len(rows) == 1:
+            self.table.edit(rows[0])
+
+    @Slot()
+    def compare_selected(self) -> None:
+        """Open the comparison of the selected runs."""
+        runs = self.selected_runs()
+        if len(runs) < 2 or not compare_available():
+            return
+        module = importlib.import_module(COMPARE_MODULE)
+        dialog = module.CompareDialog([r.path for r in runs], self.runner, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._dialogs = [d for d in self._dialogs if d.isVisible()] + [dialog]
+        avail = available_geometry(self)
+        # never larger than the screen (the window manager's frame included)
+        dialog.resize(min(dialog.width(), avail.width() - FRAME_ALLOWANCE.width()),
+                      min(dialog.height(), avail.height() - FRAME_ALLOWANCE.height()))
+        dialog.show()
 
     @Slot()
     def open_selected(self) -> None:
@@ -292,9 +282,9 @@ class RunsPage(QWidget):
 
     @Slot()
     def copy_command(self) -> None:
-        """Copy ``ftstudio train <run>/spec.json`` to the clipboard."""
+        """Copy the command that trains the selected run again to the clipboard."""
         run = self.selected()
         if run is not None:
-            command = f'ftstudio train "{Path(run.path) / "spec.json"}"'
+            command = reproduce_command(run.path)
             QGuiApplication.clipboard().setText(command)
             self.statusMessage.emit(f"Copied: {command}")

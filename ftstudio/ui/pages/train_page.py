@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -30,26 +32,31 @@ from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
 from ftstudio.bridge.qt_reporter import QtReporter
 from ftstudio.bridge.types import TrainOutcome
 from ftstudio.formatting import format_duration
-from ftstudio.spec import TrainSpec
-from ftstudio.ui.pages.train_parts import TrainProgressCard, TrainSettingsForm
+from ftstudio.spec import ExperimentSpec
+from ftstudio.ui.dialogs import ask_question
+from ftstudio.ui.pages.train_checks import (
+    RecipeAdvisor,
+    describe_recipe,
+    recipe_subject,
+    start_blocker,
+    untrained_question,
+)
+from ftstudio.ui.pages.train_parts import TrainProgressCard, TrainSettingsForm, phase_epochs
 from ftstudio.ui.project import Project
 from ftstudio.ui.widgets.common import PageHeader, page_layout
 from ftstudio.ui.widgets.train_charts import TrainCharts
+from ftstudio.ui.words import in_window_words
 
 __all__ = ["TrainPage"]
+
+DEFAULT_RUN_NAME = ExperimentSpec().name
+"""The name of a spec nobody named: runs follow the data and backbone instead."""
 
 UI_REFRESH_MS = 250
 """How often the progress text refreshes while training (4 Hz)."""
 CHART_REFRESH_MS = 500
 """How often the live charts redraw (2 Hz). The reporter delivers up to 20 chunks a second, but
 painting that often costs CPU the training process needs (measured: benchmarks/ui_stall.py)."""
-
-
-def _training_settings(training: TrainSpec, head_first_epochs: int) -> dict[str, Any]:
-    """The settings :meth:`TrainPage._untouched` compares: the training section + head-first."""
-    settings = {k: getattr(training, k) for k in vars(TrainSpec())}
-    settings["head_first_epochs"] = head_first_epochs
-    return settings
 
 
 class TrainPage(QWidget):
@@ -61,14 +68,22 @@ class TrainPage(QWidget):
         runningChanged(bool): training started / ended.
         runFinished(object): the :class:`TrainOutcome` of a run that ended (finished or
             stopped).
+        runEnded(): a run ended in any way (finished, stopped, failed): run folders changed.
         showEvaluation(str): the user asked to see a run's evaluation (its folder).
+        startableChanged(bool): whether Start can be pressed now.
+
+    Attributes:
+        confirm: asks a yes/no question, ``(title, text) -> bool`` (the window's; tests
+            replace it).
     """
 
     errorRaised = Signal(object)
     statusMessage = Signal(str)
     runningChanged = Signal(bool)
     runFinished = Signal(object)
+    runEnded = Signal()
     showEvaluation = Signal(str)
+    startableChanged = Signal(bool)
 
     def __init__(self, project: Project, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,7 +100,11 @@ class TrainPage(QWidget):
         self._stop_requested = False
         self.warnings_seen: list[str] = []
         self.batches_received = 0
-        self._auto_settings: dict[str, Any] | None = None
+        self.confirm: Callable[[str, str], bool] = self._confirm_with_dialog
+        self._auto_name = ""
+        self._fitting = False
+        self._stage = ""
+        self._stage_t0 = 0.0
         self._last_batch: tuple[int, dict[str, float]] | None = None
         self._progress_dirty = False
 
@@ -106,14 +125,16 @@ class TrainPage(QWidget):
         body.addWidget(right, 1)
         page_layout(self, self.header).addLayout(body, 1)
 
+        self.advisor = RecipeAdvisor(project, self.form.offer, self._apply_recipe)
         self.form.edited.connect(self._on_form_edited)
         self.form.recommend_btn.clicked.connect(self.apply_recommended)
         self._ui_timer = QTimer(self)
         self._ui_timer.setInterval(UI_REFRESH_MS)
         self._ui_timer.timeout.connect(self._refresh_progress)
-        project.loaded.connect(self.refresh_from_spec)
+        project.loaded.connect(self._on_project_loaded)
         project.changed.connect(self._on_project_changed)
-        self.refresh_from_spec()
+        project.readinessChanged.connect(self.update_start)
+        self._on_project_loaded()
 
     def _build_header(self) -> None:
         self.header = PageHeader("Train", "Set how the model learns, press Start, and watch it "
@@ -139,6 +160,7 @@ class TrainPage(QWidget):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
         self.log.setPlaceholderText("Training log")
+        self.log.setMinimumHeight(48)  # the charts get the height first on a small screen
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.charts)
         split.addWidget(self.log)
@@ -155,46 +177,71 @@ class TrainPage(QWidget):
         self.form.load(self.project.spec)
 
     @Slot()
+    def _on_project_loaded(self) -> None:
+        self.refresh_from_spec()
+        self.advisor.reset()
+        self.update_start()
+
+    @Slot()
     def _on_form_edited(self) -> None:
         self.form.store(self.project.spec)
         self.form.update_visibility(self.project.spec)
         self.project.touch("training")
 
-    def _untouched(self) -> bool:
-        """Tell whether the training settings are the defaults or our last recommendation."""
-        spec = self.project.spec
-        current = _training_settings(spec.training, spec.freeze.head_first_epochs)
-        default = _training_settings(TrainSpec(), 0)
-        return current in (default, self._auto_settings)
-
     @Slot()
-    def apply_recommended(self, quiet: bool = False) -> None:
+    def apply_recommended(self) -> None:
         """Fill the form with the recommended training recipe for this project."""
-        rec = engine_calls.recommended_training(self.project.spec)
+        self.advisor.use_offer()
+        self.statusMessage.emit("Using the recommended training settings for "
+                                f"{recipe_subject(self.project.spec)}")
+
+    def _apply_recipe(self, recipe: dict[str, Any]) -> None:
+        """Write a recommended recipe into the spec and show it."""
         t = self.project.spec.training
         f = self.project.spec.freeze
-        for key, value in rec.items():
-            if key in ("head_first_epochs", "unfreeze_lr_factor"):
-                setattr(f, key, value)
-            else:
-                setattr(t, key, value)
+        for key, value in recipe.items():
+            setattr(f if key in ("head_first_epochs", "unfreeze_lr_factor") else t, key, value)
         if f.head_first_epochs >= t.epochs:
             f.head_first_epochs = 0
         self.refresh_from_spec()
         self.project.touch("training")
-        self._auto_settings = _training_settings(t, f.head_first_epochs)
-        shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in rec.items())
-        self.statusMessage.emit(f"Training settings set for {self.project.spec.modality} data"
-                                if quiet else "Using the recommended training settings")
-        self.form.lr_hint.setToolTip(f"Recommended: {shown}")
+        self.form.lr_hint.setToolTip(f"Recommended: {describe_recipe(recipe)}")
 
     @Slot(str)
     def _on_project_changed(self, section: str) -> None:
-        if section in ("data", "backbone") and self.project.dirty and self._untouched() \
-                and (self.project.spec.data.path or self.project.spec.data.image_dir):
-            self.apply_recommended(quiet=True)
+        if section in ("data", "backbone"):
+            self._follow_run_name()
         if section in ("data", "backbone", "freeze"):
+            self.advisor.on_change()
             self.form.update_visibility(self.project.spec)
+        self.update_start()
+
+    def _follow_run_name(self) -> None:
+        """Name the runs after the data and the backbone, until the user names them."""
+        spec = self.project.spec
+        if spec.name not in ("", DEFAULT_RUN_NAME, self._auto_name) or \
+                not (spec.data.path or spec.data.image_dir):
+            return
+        self._auto_name = engine_calls.suggested_run_name(spec)
+        if spec.name != self._auto_name:
+            spec.name = self._auto_name
+            self.form.run_name.setText(spec.name)
+            self.project.touch("name", modified=self.project.dirty)
+
+    @Slot()
+    def update_start(self) -> None:
+        """Enable Start when training can start; else say why next to it."""
+        reason = None if self.running else start_blocker(self.project)
+        startable = reason is None and not self.running
+        self.start_btn.setEnabled(startable)
+        self.start_btn.setToolTip(reason or "Train the model with these settings")
+        self.progress_card.show_blocker(reason)
+        self.startableChanged.emit(startable)
+
+    def _confirm_with_dialog(self, title: str, text: str) -> bool:
+        buttons = QMessageBox.StandardButton
+        return ask_question(self, title, text, buttons.Yes | buttons.No,
+                            buttons.No) == buttons.Yes
 
     # ============================================================= training
     @property
@@ -207,16 +254,16 @@ class TrainPage(QWidget):
         """Validate the spec and start training in a worker."""
         if self.running:
             return
+        reason = start_blocker(self.project)
+        if reason is not None:
+            self.errorRaised.emit(ErrorInfo("Cannot start training", reason, None, True))
+            return
+        untrained = self.project.untrained_backbone
+        if untrained and not self.confirm("Train without pretrained weights?",
+                                          untrained_question(untrained)):
+            self.statusMessage.emit("Not started: the backbone has no pretrained weights.")
+            return
         spec = self.project.spec_copy()
-        try:
-            spec.validate()
-        except Exception as exc:  # noqa: BLE001 - a SpecError says what to fix
-            self.errorRaised.emit(ErrorInfo("Cannot start training", str(exc), None, True))
-            return
-        if not (spec.data.path or spec.data.image_dir):
-            self.errorRaised.emit(ErrorInfo("Cannot start training",
-                                            "Open some data on the Data page first.", None, True))
-            return
         self.reporter = self._make_reporter()
         job = Job(engine_calls.train, spec, self.reporter, self.runs_root,
                   title="Training failed")
@@ -229,6 +276,7 @@ class TrainPage(QWidget):
         self.batches_received = 0
         self._last_batch = None
         self._progress_dirty = False
+        self._fitting = False
         self._ui_timer.start()
         self.charts.reset()
         self.log.clear()
@@ -236,6 +284,7 @@ class TrainPage(QWidget):
                         f"{spec.training.epochs} epochs, batch {spec.training.batch_size}, "
                         f"{spec.training.optimizer} lr {spec.training.learning_rate:g}")
         self.progress_card.show_busy("Preparing…", "Preparing the data and the model…")
+        self._stage, self._stage_t0 = "Starting the training process…", time.monotonic()
         self.jobs.start_job("train", job, on_result=self._on_finished, on_error=self._on_failed,
                             on_finished=self._on_done)
         self._set_running(True)
@@ -265,18 +314,24 @@ class TrainPage(QWidget):
         self.append_log("Stop requested.")
 
     def _set_running(self, running: bool) -> None:
-        self.start_btn.setEnabled(not running)
         self.stop_btn.setEnabled(running)
         self.form.setEnabled(not running)
         self.runningChanged.emit(running)
+        self.update_start()
 
     # ---- reporter slots (GUI thread; queued from the worker)
     @Slot(str)
     def _on_status(self, text: str) -> None:
         self.append_log(text)
         self.statusMessage.emit(text)
-        if not self._info:
-            self.progress_card.label.setText(text)
+        if not self._fitting:
+            self._set_stage(text)
+
+    def _set_stage(self, text: str) -> None:
+        """Show what the run is doing outside the epochs (reading, loading, evaluating…)."""
+        self._stage, self._stage_t0 = text, time.monotonic()
+        if not self._stop_requested:
+            self.progress_card.show_stage(text)
 
     @Slot(str)
     def _on_warning(self, text: str) -> None:
@@ -285,7 +340,7 @@ class TrainPage(QWidget):
 
     @Slot(float, object)
     def _on_progress(self, done: float, total: Any) -> None:
-        if self._info:
+        if self._fitting:
             return
         if total:
             self.progress_card.show_count(done, total)
@@ -294,6 +349,7 @@ class TrainPage(QWidget):
     def _on_train_begin(self, info: dict[str, Any]) -> None:
         first = not self._info
         self._info = dict(info)
+        self._fitting = True
         total = int(info.get("epochs", 1)) * int(info.get("steps_per_epoch", 1))
         initial = int(info.get("initial_step", 0))
         self.progress_card.start_steps(total, initial)
@@ -308,7 +364,7 @@ class TrainPage(QWidget):
         if info.get("trainable_params") is not None:
             extra = (f", {int(info['trainable_params']):,} of "
                      f"{int(info.get('total_params', 0)):,} parameters trainable")
-        self.append_log(f"Phase '{phase or 'train'}': {info.get('epochs')} epochs × "
+        self.append_log(f"Phase '{phase or 'train'}': {phase_epochs(info)} × "
                         f"{info.get('steps_per_epoch')} steps, {info.get('train_samples')} "
                         f"examples{extra}")
 
@@ -325,6 +381,13 @@ class TrainPage(QWidget):
     @Slot()
     def _refresh_progress(self) -> None:
         """Show the latest step, loss, speed and ETA (a few times a second, not per signal)."""
+        waiting = not self._fitting or self._last_batch is None or \
+            self._last_batch[0] <= int(self._info.get("initial_step", 0))
+        if waiting and self.running and not self._stop_requested:
+            # no step of this phase yet: the stage and how long it has taken so far, ticking
+            so_far = format_duration(time.monotonic() - self._stage_t0)
+            self.progress_card.label.setText(f"{self._stage} ({so_far})")
+            return
         if not self._progress_dirty or self._last_batch is None:
             return
         self._progress_dirty = False
@@ -363,7 +426,11 @@ class TrainPage(QWidget):
             self.append_log("Stopped by the user; keeping the best weights so far.")
         if logs.get("diverged"):
             self.append_log(f"The loss diverged at {logs['diverged']}.")
-        self.progress_card.label.setText("Evaluating and saving the run…")
+        self._fitting = False
+        if self._info.get("phase") == "head" and not logs.get("stopped_by_user"):
+            self._set_stage("Head-only phase done; unfreezing the backbone for fine-tuning…")
+        else:
+            self._set_stage("Evaluating and saving the run…")
 
     # ---- job slots
     def _on_finished(self, outcome: TrainOutcome) -> None:
@@ -384,8 +451,8 @@ class TrainPage(QWidget):
             self.progress_card.show_state("Stopped", 0, "Stopped before training started.")
             self.append_log("Stopped before training started.")
             return
-        self.progress_card.show_state("Failed", 0,
-                                      f"Training failed: {info.message.splitlines()[0]}")
+        self.progress_card.show_state(
+            "Failed", 0, f"Training failed: {in_window_words(info.message.splitlines()[0])}")
         self.append_log(f"Training failed: {info.message}")
         self.errorRaised.emit(info)
 
@@ -393,6 +460,7 @@ class TrainPage(QWidget):
         self._ui_timer.stop()
         self.charts.finish_live()
         self._set_running(False)
+        self.runEnded.emit()
 
     @Slot()
     def _on_view_evaluation(self) -> None:

@@ -7,15 +7,21 @@ far a run is and, at the end, its headline result.
 
 from __future__ import annotations
 
-from typing import cast
+import html
+import os
+import shlex
+from pathlib import Path
+from typing import Any, cast
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -28,9 +34,11 @@ from ftstudio.bridge.types import TrainOutcome
 from ftstudio.formatting import format_duration
 from ftstudio.spec import ExperimentSpec, Optimizer, Schedule
 from ftstudio.ui.choices import spec_values
-from ftstudio.ui.widgets.common import Card, SciSpinBox
+from ftstudio.ui.pages.train_checks import RecipeOffer
+from ftstudio.ui.widgets.common import Card, ElidedLabel, SciSpinBox
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainProgressCard", "TrainSettingsForm", "pretty_metric"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainProgressCard", "TrainSettingsForm", "pretty_metric",
+           "reproduce_command"]
 
 OPTIMIZERS = spec_values(Optimizer, first=("adamw", "adam", "sgd", "rmsprop"))
 """The optimizers offered, the usual ones first."""
@@ -55,6 +63,31 @@ def pretty_metric(text: str) -> str:
         return text
     shown = f"{100 * number:.1f} %" if name in ("accuracy", "macro_f1") else f"{number:.4g}"
     return f"{split.replace('.', ' ')} {name.replace('_', ' ')} {shown}".strip()
+
+
+def phase_epochs(info: dict[str, Any]) -> str:
+    """How many epochs a training phase runs, in words ("1 epoch", "epochs 2–4 of 4").
+
+    ``info`` is what the engine's ``train_begin`` reports: ``phase_epochs`` (the phase's own
+    count) when it gives one, else the phase's first step and the run's epochs.
+    """
+    epochs = int(info.get("epochs", 0) or 0)
+    own = info.get("phase_epochs")
+    if own is not None:
+        n = int(own)
+        return f"{n} epoch{'s' if n != 1 else ''}"
+    spe = max(1, int(info.get("steps_per_epoch", 1) or 1))
+    first = int(info.get("initial_step", 0) or 0) // spe
+    if first and epochs:
+        return f"epochs {first + 1}–{epochs} of {epochs}"
+    return f"{epochs} epoch{'s' if epochs != 1 else ''}"
+
+
+def reproduce_command(run_dir: str) -> str:
+    """The command line that trains a run again from its ``spec.json`` (quoted for a shell)."""
+    spec = str(Path(run_dir) / "spec.json")
+    quoted = f'"{spec}"' if os.name == "nt" else shlex.quote(spec)
+    return f"ftstudio train {quoted}"
 
 
 def _form_card(title: str, rows: list[tuple[str, QWidget]]) -> tuple[Card, QFormLayout]:
@@ -90,11 +123,17 @@ class TrainSettingsForm(QScrollArea):
         self.lr_hint = QLabel("")
         self.lr_hint.setObjectName("hint")
         self.lr_hint.setWordWrap(True)
+        self.offer = RecipeOffer()
+        self.offer.setObjectName("recipeOffer")
         self._build_layout()
         self._connect_edits()
 
     # ================================================================ layout
     def _build_optimisation_widgets(self) -> None:
+        self.run_name = QLineEdit()
+        self.run_name.setObjectName("runName")
+        self.run_name.setToolTip("The run's name (its folder is named after it). It follows the "
+                                 "data and the backbone until you type your own.")
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 10000)
         self.batch_size = QSpinBox()
@@ -141,6 +180,7 @@ class TrainSettingsForm(QScrollArea):
         self.seed.setRange(0, 2**31 - 1)
 
     def _build_layout(self) -> None:
+        name_card, _ = _form_card("Run", [("Name", self.run_name)])
         opt_card, self.opt_form = _form_card("Optimisation", [
             ("Epochs", self.epochs), ("Batch size", self.batch_size),
             ("Optimizer", self.optimizer), ("Learning rate", self.learning_rate),
@@ -158,7 +198,9 @@ class TrainSettingsForm(QScrollArea):
         lay = QVBoxLayout(body)
         lay.setContentsMargins(0, 0, 4, 0)
         lay.setSpacing(10)
+        lay.addWidget(self.offer)
         lay.addWidget(self.recommend_btn)
+        lay.addWidget(name_card)
         lay.addWidget(opt_card)
         lay.addWidget(recipe_card)
         lay.addWidget(stop_card)
@@ -166,8 +208,9 @@ class TrainSettingsForm(QScrollArea):
         self.setWidgetResizable(True)
         self.setWidget(body)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.setMinimumWidth(300)
-        self.setMaximumWidth(380)
+        self.setMinimumWidth(320)  # the form and the vertical scroll bar, never sideways
+        self.setMaximumWidth(390)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def _connect_edits(self) -> None:
         for spin in (self.epochs, self.batch_size, self.warmup, self.step_epochs,
@@ -178,6 +221,7 @@ class TrainSettingsForm(QScrollArea):
             real.valueChanged.connect(self._on_edited)
         for combo in (self.optimizer, self.schedule, self.class_weight, self.monitor):
             combo.currentTextChanged.connect(self._on_edited)
+        self.run_name.editingFinished.connect(self._on_edited)
 
     @Slot()
     def _on_edited(self) -> None:
@@ -191,6 +235,7 @@ class TrainSettingsForm(QScrollArea):
         f = spec.freeze
         self._loading = True
         try:
+            self.run_name.setText(spec.name)
             self.epochs.setValue(t.epochs)
             self.batch_size.setValue(t.batch_size)
             self.optimizer.setCurrentText(t.optimizer)
@@ -217,6 +262,7 @@ class TrainSettingsForm(QScrollArea):
         """Write the form into the spec's training section (and the two-phase recipe)."""
         t = spec.training
         f = spec.freeze
+        spec.name = self.run_name.text().strip() or spec.name
         t.epochs = self.epochs.value()
         t.batch_size = self.batch_size.value()
         t.optimizer = cast(Optimizer, self.optimizer.currentText())  # the combo lists Optimizer
@@ -272,6 +318,11 @@ class TrainProgressCard(Card):
         self.progress.setTextVisible(True)
         self.label = QLabel("Press Start to train.")
         self.label.setObjectName("progressLabel")
+        self.label.setWordWrap(True)
+        self.blocker = QLabel("")
+        self.blocker.setObjectName("startBlocker")
+        self.blocker.setWordWrap(True)
+        self.blocker.hide()
         self.metric_combo = QComboBox()
         self.metric_combo.setMinimumWidth(140)
         self.metric_combo.setToolTip("The metric of the lower-left chart")
@@ -287,18 +338,52 @@ class TrainProgressCard(Card):
         self.result_label.setTextFormat(Qt.TextFormat.RichText)
         self.view_eval_btn = QPushButton("View evaluation →")
         self.view_eval_btn.setProperty("primary", True)
+        self.copy_cmd_btn = QPushButton("Copy command")
+        self.copy_cmd_btn.setToolTip("Copy the command that trains this run again")
+        self.copy_cmd_btn.clicked.connect(self.copy_command)
+        self.command = ""
+        # long words (the run folder, the command) are elided, never widen the page
+        self.run_label = ElidedLabel("")
+        self.run_label.setObjectName("muted")
+        self.command_label = ElidedLabel("")
+        self.command_label.setObjectName("commandLine")
         result_row = QHBoxLayout()
-        result_row.addWidget(self.result_label, 1)
+        result_row.addWidget(self.command_label, 1)
+        result_row.addWidget(self.copy_cmd_btn)
         result_row.addWidget(self.view_eval_btn)
-        result_row.setContentsMargins(10, 6, 10, 6)
+        result_lay = QVBoxLayout()
+        result_lay.setContentsMargins(10, 6, 10, 6)
+        result_lay.setSpacing(2)
+        result_lay.addWidget(self.result_label)
+        result_lay.addWidget(self.run_label)
+        result_lay.addLayout(result_row)
         self.result_box = QWidget()
         self.result_box.setObjectName("resultBox")
-        self.result_box.setLayout(result_row)
+        self.result_box.setLayout(result_lay)
         self.result_box.hide()
+        self.body.addWidget(self.blocker)
         self.body.addLayout(row)
         self.body.addWidget(self.label)
         self.body.addWidget(self.result_box)
         self.show_state("Not started", 0)
+
+    def show_stage(self, text: str) -> None:
+        """Show a busy bar and, under it, what the run is doing now ("Loading backbone…")."""
+        self.result_box.hide()
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("Preparing…")
+        self.label.setText(text)
+
+    def show_blocker(self, reason: str | None) -> None:
+        """Say why Start is off (``None``: it is on)."""
+        self.blocker.setText(f"Start is off: {reason}" if reason else "")
+        self.blocker.setVisible(bool(reason))
+
+    @Slot()
+    def copy_command(self) -> None:
+        """Copy the command that reproduces the last run to the clipboard."""
+        if self.command:
+            QGuiApplication.clipboard().setText(self.command)
 
     def show_state(self, state: str, value: int, text: str | None = None) -> None:
         """Show a still bar: ``value`` 0 (empty) or 1 (full) with ``state`` on it."""
@@ -319,12 +404,13 @@ class TrainProgressCard(Card):
         """Show ``done`` of ``total`` (preparing the data: rows read, images decoded…)."""
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * done / total))
-        self.progress.setFormat(f"{int(done):,} / {int(total):,}")
+        self.progress.setFormat(f"{int(done):,} / {int(total):,}  (%p %)")
 
     def start_steps(self, total: int, initial: int) -> None:
         """A training phase began: the bar counts ``total`` steps from ``initial``."""
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(initial)
+        self.progress.setFormat("%p %")
 
     def show_step(self, step: int, total: int) -> None:
         """Show training step ``step`` of ``total`` as a percentage."""
@@ -342,11 +428,13 @@ class TrainProgressCard(Card):
         headline = f"{key} {m[key]:.4f}" if key else "no test metrics"
         how = "Stopped early" if outcome.stopped_by_user else "Finished"
         run_name = outcome.run_dir.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        self.command = reproduce_command(outcome.run_dir)
         self.result_label.setText(
-            f"<b>{how}</b> in {format_duration(outcome.seconds)} — {pretty_metric(headline)}.<br>"
-            f"<span style='color:#5f6368'>Run {run_name} · reproduce with "
-            f"<code>ftstudio train &lt;run&gt;/spec.json</code></span>")
-        self.result_label.setToolTip(f"ftstudio train {outcome.run_dir}/spec.json")
+            f"<b>{how}</b> in {format_duration(outcome.seconds)} — "
+            f"{html.escape(pretty_metric(headline))}.")
+        self.run_label.set_full_text(f"Run {run_name}")
+        # the real command, elided to the width there is (whole in its tooltip and the copy)
+        self.command_label.set_full_text(f"To train it again: {self.command}")
         self.result_box.show()
         self.show_state(how, 1, f"{how}. Best epoch: {outcome.best_epoch or '—'}.")
         return how, headline

@@ -20,6 +20,7 @@ __all__ = [
     "ClassBars",
     "Histogram",
     "configure_pyqtgraph",
+    "legend_below",
     "make_plot",
     "set_category_ticks",
     "style_plot",
@@ -68,6 +69,18 @@ def make_plot(title: str, x_label: str = "", y_label: str = "",
     style_plot(item, x_label, y_label)
     plot.setMinimumHeight(150)
     return plot
+
+
+def legend_below(item: pg.PlotItem, columns: int = 3) -> pg.LegendItem:
+    """Give ``item`` a legend in a row under its x axis, so that it never hides a curve.
+
+    Curves added afterwards with a ``name`` join it (as with ``PlotItem.addLegend``).
+    """
+    legend = pg.LegendItem(colCount=columns, labelTextSize="8pt", frame=False,
+                           horSpacing=12, offset=None)
+    item.layout.addItem(legend, 4, 1)
+    item.legend = legend
+    return legend
 
 
 # ======================================================================= bars

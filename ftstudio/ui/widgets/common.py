@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ftstudio.ui.words import in_window_words
+
 __all__ = ["Card", "ElidedLabel", "MetricCard", "PageHeader", "SciSpinBox", "WarningList",
            "debounce_timer", "hline", "page_layout", "side_by_side"]
 
@@ -147,8 +149,10 @@ class MetricCard(QFrame):
 
 
 class ElidedLabel(QLabel):
-    """A one-line label that never asks for more width than it gets: long text (a file path)
-    is cut in the middle with "…", and the whole text is its tooltip.
+    """A one-line label that never asks for more width than it gets.
+
+    Long text is cut at the start with "…" (a path's folders go first, its file name and what
+    follows stay); the whole text is its tooltip.
 
     Args:
         text: the text.
@@ -180,7 +184,7 @@ class ElidedLabel(QLabel):
 
     def _elide(self) -> None:
         width = max(40, self.width())
-        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle,
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideLeft,
                                                       width))
 
 
@@ -258,8 +262,8 @@ class WarningList(QFrame):
             if w is not None:
                 w.deleteLater()
         self.items = list(items)
-        shown = ([f"<b>Cannot use this data:</b> {_escape(error)}"] if error else []) + \
-            [f"⚠ {_escape(t)}" for t in items]
+        shown = ([f"<b>Cannot use this data:</b> {_escape(in_window_words(error))}"]
+                 if error else []) + [f"⚠ {_escape(in_window_words(t))}" for t in items]
         self.setProperty("error", bool(error))
         self.style().unpolish(self)
         self.style().polish(self)

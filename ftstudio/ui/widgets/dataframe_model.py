@@ -9,10 +9,11 @@ arrives from the bridge and is used through its own methods.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QImageReader, QPixmap
 
 __all__ = ["ROLE_COLORS", "DataFrameModel"]
 
@@ -26,6 +27,8 @@ ROLE_COLORS = {
 _ROLE_TITLES = {"text": "text input", "feature": "feature", "label": "label"}
 _MAX_DISPLAY = 240
 _MAX_TOOLTIP = 2000
+_MAX_THUMBNAILS = 600
+"""Thumbnails kept in memory (the rows on screen and a few screens around them)."""
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -46,6 +49,13 @@ class DataFrameModel(QAbstractTableModel):
         self._index: Any = None
         self._roles: dict[str, str] = {}
         self._missing_brush = QBrush(QColor("#9aa0a6"))
+        self._flag_brush = QBrush(QColor("#c5221f"))
+        self._flags: dict[int, str] = {}
+        self._row_title = "line in the file"
+        self._thumb_root: Path | None = None
+        self._thumb_column = 0
+        self._thumb_size = 44
+        self._thumbs: dict[int, QPixmap] = {}
         self._italic = QFont()
         self._italic.setItalic(True)
         self.set_frame(frame)
@@ -55,6 +65,8 @@ class DataFrameModel(QAbstractTableModel):
         """Show another DataFrame (``None`` empties the table)."""
         self.beginResetModel()
         self._frame = frame
+        self._flags = {}
+        self._thumbs = {}
         if frame is None:
             self._columns, self._names, self._index = [], [], None
         else:
@@ -83,6 +95,48 @@ class DataFrameModel(QAbstractTableModel):
                                   [Qt.ItemDataRole.BackgroundRole])
             self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, self.columnCount() - 1)
 
+    def set_flags(self, flags: dict[int, str]) -> None:
+        """Mark rows (by position) with a note, shown in red after the first cell ({} clears)."""
+        self._flags = dict(flags)
+        if self._names:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(self.rowCount() - 1, self.columnCount() - 1))
+
+    def flags_by_row(self) -> dict[int, str]:
+        """The marked rows and their notes."""
+        return dict(self._flags)
+
+    def set_row_title(self, title: str) -> None:
+        """What the row numbers are (their tooltip): "line in the file", "image number"."""
+        self._row_title = title
+
+    def set_thumbnails(self, root: str | None, column: int = 0, size: int = 44) -> None:
+        """Show a thumbnail of the image file named in ``column`` (relative to ``root``)."""
+        self._thumb_root = Path(root) if root else None
+        self._thumb_column = column
+        self._thumb_size = size
+        self._thumbs = {}
+
+    def thumbnail(self, row: int) -> QPixmap | None:
+        """The thumbnail of a row's image (decoded at thumbnail size, cached); None if none."""
+        if self._thumb_root is None or not self._columns:
+            return None
+        hit = self._thumbs.get(row)
+        if hit is not None:
+            return hit
+        reader = QImageReader(str(self._thumb_root / str(self._columns[self._thumb_column][row])))
+        reader.setAutoTransform(True)
+        size = reader.size()
+        if size.isValid() and size.width() > 0 and size.height() > 0:
+            reader.setScaledSize(size.scaled(QSize(self._thumb_size, self._thumb_size),
+                                             Qt.AspectRatioMode.KeepAspectRatio))
+        image = reader.read()
+        pixmap = QPixmap.fromImage(image) if not image.isNull() else QPixmap()
+        if len(self._thumbs) >= _MAX_THUMBNAILS:
+            self._thumbs.clear()
+        self._thumbs[row] = pixmap
+        return pixmap
+
     # ------------------------------------------------------------- Qt API
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802, D102
         if parent.isValid() or not self._columns:
@@ -95,12 +149,22 @@ class DataFrameModel(QAbstractTableModel):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: D102
         if not index.isValid():
             return None
+        flag = self._flags.get(index.row())
         if role == Qt.ItemDataRole.DisplayRole:
             value = self._columns[index.column()][index.row()]
             text = _format(value)
             if text is None:
-                return "—"
-            return text if len(text) <= _MAX_DISPLAY else text[:_MAX_DISPLAY] + "…"
+                text = "—"
+            elif len(text) > _MAX_DISPLAY:
+                text = text[:_MAX_DISPLAY] + "…"
+            return f"⚠ {text} ({flag})" if flag and index.column() == 0 else text
+        if role == Qt.ItemDataRole.DecorationRole and index.column() == self._thumb_column:
+            pixmap = self.thumbnail(index.row())
+            return pixmap if pixmap is not None and not pixmap.isNull() else None
+        if flag and role == Qt.ItemDataRole.ToolTipRole:
+            return flag
+        if flag and role == Qt.ItemDataRole.ForegroundRole:
+            return self._flag_brush
         if role == Qt.ItemDataRole.ToolTipRole:
             text = _format(self._columns[index.column()][index.row()])
             if text is None or len(text) < 40:
@@ -143,7 +207,7 @@ class DataFrameModel(QAbstractTableModel):
                 and section < len(self._index):
             return str(self._index[section])
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "line in the file"
+            return self._row_title
         return None
 
 

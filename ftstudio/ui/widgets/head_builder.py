@@ -44,6 +44,7 @@ from ftstudio.spec import (
     Task,
 )
 from ftstudio.ui.choices import fitting_activation, spec_values
+from ftstudio.ui.widgets.flow_layout import FlowLayout
 
 __all__ = ["ACTIVATIONS", "HeadBuilder", "describe_layer"]
 
@@ -69,6 +70,17 @@ LAYER_DEFAULTS: dict[str, LayerSpec] = {
     "batch_norm": LayerSpec(type="batch_norm"),
 }
 """The layer each button adds."""
+
+
+def _pair(label: str, field: QWidget) -> QWidget:
+    """A label and its field side by side, as one widget (for a wrapping row)."""
+    pair = QWidget()
+    row = QHBoxLayout(pair)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(6)
+    row.addWidget(QLabel(label))
+    row.addWidget(field, 1)
+    return pair
 
 
 def describe_layer(layer: LayerSpec) -> str:
@@ -121,22 +133,21 @@ class HeadBuilder(QWidget):
         lay.addLayout(out_buttons)
         self._connect_edits()
 
-    def _build_top_row(self) -> QHBoxLayout:
+    def _build_top_row(self) -> FlowLayout:
         self.pooling = QComboBox()
         self.pooling.setToolTip("How the backbone's output becomes one feature vector")
+        self.pooling.setMinimumContentsLength(8)
         self.input_dropout = QDoubleSpinBox()
         self.input_dropout.setRange(0.0, 0.9)
         self.input_dropout.setSingleStep(0.05)
         self.input_dropout.setToolTip("Dropout on the pooled features, before the head layers")
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Pooling"))
-        top.addWidget(self.pooling, 1)
-        top.addSpacing(8)
-        top.addWidget(QLabel("Input dropout"))
-        top.addWidget(self.input_dropout)
+        # two label + field pairs that wrap onto two lines in a narrow column
+        top = FlowLayout(spacing=12)
+        top.addWidget(_pair("Pooling", self.pooling))
+        top.addWidget(_pair("Input dropout", self.input_dropout))
         return top
 
-    def _build_layer_list(self) -> QHBoxLayout:
+    def _build_layer_list(self) -> FlowLayout:
         self.layer_list = QListWidget()
         self.layer_list.setObjectName("headLayers")
         self.layer_list.setMinimumHeight(70)
@@ -155,13 +166,16 @@ class HeadBuilder(QWidget):
         self.remove_btn = QToolButton()
         self.remove_btn.setText("✕")
         self.remove_btn.setToolTip("Remove the layer")
-        buttons = QHBoxLayout()
-        buttons.setSpacing(4)
+        tools = QWidget()
+        tools_row = QHBoxLayout(tools)
+        tools_row.setContentsMargins(0, 0, 0, 0)
+        tools_row.setSpacing(4)
+        for tool in (self.up_btn, self.down_btn, self.remove_btn):
+            tools_row.addWidget(tool)
+        buttons = FlowLayout(spacing=4)
         for button in self.add_buttons.values():
             buttons.addWidget(button)
-        buttons.addStretch(1)
-        for tool in (self.up_btn, self.down_btn, self.remove_btn):
-            buttons.addWidget(tool)
+        buttons.addWidget(tools)
         return buttons
 
     def _build_editor(self) -> None:
@@ -179,20 +193,17 @@ class HeadBuilder(QWidget):
         self.l2.setDecimals(5)
         self.l2.setRange(0, 1)
         self.l2.setSingleStep(1e-4)
+        self.activation.setMinimumContentsLength(6)
+        self.activation.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        # one field a row: the head builder sits in a narrow column on small screens
         dense = QWidget()
         dense_form = QFormLayout(dense)
         dense_form.setContentsMargins(0, 0, 0, 0)
-        row1 = QHBoxLayout()
-        row1.addWidget(self.units, 1)
-        row1.addWidget(QLabel("activation"))
-        row1.addWidget(self.activation, 1)
-        row2 = QHBoxLayout()
-        row2.addWidget(QLabel("L1"))
-        row2.addWidget(self.l1, 1)
-        row2.addWidget(QLabel("L2"))
-        row2.addWidget(self.l2, 1)
-        dense_form.addRow("Units", row1)
-        dense_form.addRow("Regularizers", row2)
+        dense_form.setVerticalSpacing(4)
+        for text, field in (("Units", self.units), ("Activation", self.activation),
+                            ("L1 penalty", self.l1), ("L2 penalty", self.l2)):
+            dense_form.addRow(text, field)
         self.rate = QDoubleSpinBox()
         self.rate.setRange(0.0, 0.95)
         self.rate.setSingleStep(0.05)
@@ -209,7 +220,7 @@ class HeadBuilder(QWidget):
         self.editor = QStackedWidget()
         for w in (empty, dense, dropout, bn):
             self.editor.addWidget(w)
-        self.editor.setFixedHeight(62)
+        self.editor.setFixedHeight(dense.sizeHint().height())
 
     def _build_outputs_table(self) -> QHBoxLayout:
         self.outputs = QTableWidget(0, 5)
@@ -236,7 +247,8 @@ class HeadBuilder(QWidget):
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for col, width in ((0, 64), (2, 96), (3, 80), (4, 68)):
             self.outputs.setColumnWidth(col, width)
-        self.outputs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # in a narrow column the table scrolls sideways rather than hiding its last columns
+        self.outputs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.outputs.setMinimumHeight(70)
         self.outputs.setMaximumHeight(130)
         self.add_output_btn = QPushButton("+ Output")

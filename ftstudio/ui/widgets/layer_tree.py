@@ -9,7 +9,9 @@ parameters updates at once (no rebuild). Bulk actions mirror the spec's freeze m
 with an explicit name -> trainable map (:meth:`~LayerTreeModel.freeze_settings`).
 
 BatchNormalization layers are shown frozen and cannot be ticked: the engine always keeps them
-in inference mode while fine-tuning (the Keras transfer-learning recipe).
+in inference mode while fine-tuning (the Keras transfer-learning recipe). Backbone layers the
+model does not use (a keras-hub pooler under mean pooling) are shown "unused" and never count
+as trainable, as in the engine's own count.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ _Index = QModelIndex | QPersistentModelIndex
 def is_batch_norm(row: LayerRow) -> bool:
     """Return True for normalisation layers the engine keeps frozen (batch statistics)."""
     return "BatchNorm" in row.type
+
+
+def is_locked(row: LayerRow) -> bool:
+    """Return True for backbone layers that never learn (BatchNorm, a pooler left unused)."""
+    return is_batch_norm(row) or row.always_frozen
 
 
 @dataclass(eq=False)
@@ -127,7 +134,7 @@ class LayerTreeModel(QAbstractItemModel):
         if head_group is not None:  # the head goes last, under the backbone
             self._root.children.remove(head_group)
             self._root.children.append(head_group)
-        self._trainable = {r.name: (r.trainable and not is_batch_norm(r)) or not r.in_backbone
+        self._trainable = {r.name: (r.trainable and not is_locked(r)) or not r.in_backbone
                            for r in rows}
         self._total = int(total_params)
         self.endResetModel()
@@ -166,7 +173,7 @@ class LayerTreeModel(QAbstractItemModel):
             return self._mode, self._last_n, {}
         layers = {n.row.name: self._trainable.get(n.row.name, False)
                   for n in self._root.leaves() if n.row is not None and n.row.in_backbone
-                  and not is_batch_norm(n.row)}
+                  and not is_locked(n.row)}
         return "layers", self._last_n, layers
 
     def set_mode(self, mode: str, last_n: int) -> None:
@@ -185,7 +192,7 @@ class LayerTreeModel(QAbstractItemModel):
             assert row is not None
             if not row.in_backbone:
                 value = True
-            elif is_batch_norm(row):
+            elif is_locked(row):
                 value = False
             elif mode == "all":
                 value = False
@@ -265,9 +272,9 @@ class LayerTreeModel(QAbstractItemModel):
     def _checkable(self, node: _Node) -> bool:
         if node.head:
             return False
-        if node.row is not None and is_batch_norm(node.row) and not node.children:
+        if node.row is not None and is_locked(node.row) and not node.children:
             return False
-        return any(n.row is not None and not is_batch_norm(n.row) for n in node.leaves())
+        return any(n.row is not None and not is_locked(n.row) for n in node.leaves())
 
     # ------------------------------------------------------------- Qt API
     def _node(self, index: _Index) -> _Node:
@@ -325,8 +332,8 @@ class LayerTreeModel(QAbstractItemModel):
             if col == COL_TRAINABLE:
                 if node.head:
                     return "always"
-                if row is not None and is_batch_norm(row) and not node.children:
-                    return "frozen"
+                if row is not None and is_locked(row) and not node.children:
+                    return "frozen" if is_batch_norm(row) else "unused"
                 return None
             if row is None:
                 if col == COL_PARAMS:
@@ -344,7 +351,7 @@ class LayerTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_TRAINABLE:
             if node.head:
                 return None
-            if row is not None and is_batch_norm(row) and not node.children:
+            if row is not None and is_locked(row) and not node.children:
                 return None
             return self._state(node)
         if role == Qt.ItemDataRole.FontRole and row is None:
@@ -363,6 +370,9 @@ class LayerTreeModel(QAbstractItemModel):
             if row is not None and is_batch_norm(row):
                 return ("BatchNormalization layers stay in inference mode (frozen statistics) "
                         "while fine-tuning, as the Keras transfer-learning guide recommends.")
+            if row is not None and row.always_frozen:
+                return ("Not used by this model (the head pools the backbone's outputs "
+                        "itself): it never learns and is not counted as trainable.")
             if row is not None:
                 return (f"{row.name} · {row.type} · {row.params:,} parameters · output "
                         f"{row.output_shape}")
@@ -381,7 +391,7 @@ class LayerTreeModel(QAbstractItemModel):
                 state == Qt.CheckState.PartiallyChecked:
             on = True
         for leaf in node.leaves():
-            if leaf.row is not None and not is_batch_norm(leaf.row) and leaf.row.in_backbone:
+            if leaf.row is not None and not is_locked(leaf.row) and leaf.row.in_backbone:
                 self._trainable[leaf.row.name] = on
         self._mode = "layers"
         # the node, its ancestors and its descendants change

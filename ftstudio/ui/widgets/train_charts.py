@@ -17,7 +17,13 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from ftstudio.ui.widgets.charts import TRAIN_COLOR, VAL_COLOR, configure_pyqtgraph, make_plot
+from ftstudio.ui.widgets.charts import (
+    TRAIN_COLOR,
+    VAL_COLOR,
+    configure_pyqtgraph,
+    legend_below,
+    make_plot,
+)
 
 __all__ = ["LR_REDRAW_SECONDS", "Series", "TrainCharts", "metric_names"]
 
@@ -132,9 +138,10 @@ class TrainCharts(QWidget):
         self.loss_plot = make_plot("Loss per epoch", "epoch")
         self.metric_plot = make_plot("Accuracy per epoch", "epoch")
         self.lr_plot = make_plot("Learning rate", "step")
-        for plot in (self.loss_plot, self.metric_plot):
-            plot.getPlotItem().addLegend(offset=(-10, 10), labelTextSize="8pt")
-        self.batch_plot.getPlotItem().addLegend(offset=(-10, 10), labelTextSize="8pt")
+        for plot in (self.loss_plot, self.metric_plot, self.batch_plot):
+            legend_below(plot.getPlotItem())
+        for plot in (self.batch_plot, self.loss_plot, self.metric_plot, self.lr_plot):
+            plot.setMinimumHeight(135)  # four of them still fit a 640 px high screen
         lay = QGridLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)
