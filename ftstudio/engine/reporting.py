@@ -171,7 +171,8 @@ class ConsoleReporter(BaseReporter):
         self._t0 = time.monotonic()
         self._first_step = int(info.get("initial_step", 0))
         phase = f" ({info['phase']})" if info.get("phase") else ""
-        self._line(f"Training{phase}: {info.get('epochs')} epochs x "
+        epochs = info.get("phase_epochs", info.get("epochs"))
+        self._line(f"Training{phase}: {epochs} epochs x "
                    f"{info.get('steps_per_epoch')} steps, {info.get('train_samples')} examples")
 
     def batch_end(self, step: int, logs: dict[str, float]) -> None:  # noqa: D102
