@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["format_duration", "format_params"]
+__all__ = ["format_bytes", "format_duration", "format_params"]
 
 
 def format_params(n: Any) -> str:
@@ -38,3 +38,18 @@ def format_duration(seconds: float) -> str:
     h, rest = divmod(whole, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def format_bytes(n: float | None) -> str:
+    """A size in decimal units, as file managers show it: ``24_700`` -> ``'24.7 KB'``.
+
+    ``None`` (unknown) -> ``'—'``.
+    """
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if abs(value) < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"  # pragma: no cover - the loop returns at GB

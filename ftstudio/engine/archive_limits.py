@@ -17,8 +17,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.run_files import format_bytes as _size
 from ftstudio.errors import LibraryError
+from ftstudio.formatting import format_bytes as _size
 
 __all__ = ["MAX_CONFIG_BYTES", "MAX_MEMBERS", "MAX_RATIO", "MAX_TOTAL_BYTES",
            "check_h5_limits", "check_zip_limits", "check_zipped_weights"]

@@ -26,9 +26,10 @@ from typing import Any
 
 from ftstudio.engine import faults
 from ftstudio.errors import InjectedCrash, StorageError
+from ftstudio.formatting import format_bytes
 
 __all__ = ["TEMP_PREFIX", "atomic_save", "atomic_save_folder", "atomic_write_json",
-           "atomic_write_text", "format_bytes", "is_out_of_space", "remove_temp_files",
+           "atomic_write_text", "is_out_of_space", "remove_temp_files",
            "storage_error"]
 
 TEMP_PREFIX = ".tmp-"
@@ -43,15 +44,6 @@ _OUT_OF_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 # ------------------------------------------------------------------------ messages
-def format_bytes(n: float) -> str:
-    """``1.5 MB``-style size (decimal units, as file managers show them)."""
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"  # pragma: no cover - the loop returns at GB
-
-
 def is_out_of_space(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the disk is full.
 

@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.bridge.types import ExportFormatRow, ExportOutcome
+from ftstudio.formatting import format_bytes
 from ftstudio.ui.widgets.common import Card
 
 __all__ = ["FORMAT_LABELS", "ExportResultsCard", "common_metric", "difference_text",
-           "metrics_text", "runnable_command", "size_text"]
+           "metrics_text", "runnable_command"]
 
 FORMAT_LABELS = {"keras": ".keras", "savedmodel": "SavedModel", "tflite": "TFLite",
                  "tflite-int8": "TFLite int8", "onnx": "ONNX"}
@@ -39,18 +40,6 @@ COLUMNS = ("Format", "Result", "Size", "Export", "Largest |Δp|", "Studio → fi
            "File")
 COL_RESULT, COL_DIFF, COL_METRIC, COL_FILE = 1, 4, 5, 7
 _OK, _BAD, _MUTED = "#188038", "#c5221f", "#5f6368"
-
-
-def size_text(n: int | None) -> str:
-    """``24_700`` -> ``'24.7 KB'`` (decimal units, as file managers show them); ``—`` if unknown."""
-    if n is None:
-        return "—"
-    value = float(n)
-    for unit in ("bytes", "KB", "MB"):
-        if value < 1000:
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.2f} GB"
 
 
 def difference_text(row: ExportFormatRow) -> str:
@@ -212,7 +201,7 @@ class ExportResultsCard(Card):
             shown = str(Path(row.file).relative_to(row.folder))  # the folder is the format's
         else:
             shown = Path(row.file).name if row.file else "not saved"
-        cells = (FORMAT_LABELS.get(row.key, row.key), result, size_text(row.size_bytes),
+        cells = (FORMAT_LABELS.get(row.key, row.key), result, format_bytes(row.size_bytes),
                  f"{row.export_seconds:.1f} s", difference_text(row), metrics_text(row, named),
                  _agreement_text(row), shown)
         for col, text in enumerate(cells):
