@@ -21,7 +21,8 @@ from ftstudio.ui.choices import fitting_activation, spec_values
 from ftstudio.ui.pages.data_parts import ColumnsCard
 from ftstudio.ui.pages.model_parts import FREEZE_SUMMARIES
 from ftstudio.ui.pages.train_parts import TrainSettingsForm
-from ftstudio.ui.widgets.head_builder import POOLINGS, HeadBuilder
+from ftstudio.ui.widgets.head_builder import HeadBuilder
+from ftstudio.ui.widgets.head_choices import POOLINGS
 
 pytestmark = pytest.mark.gui
 

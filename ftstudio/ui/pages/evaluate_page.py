@@ -45,6 +45,7 @@ from ftstudio.ui.pages.evaluate_parts import (
     TryItPanel,
     baseline_pair,
     plot_history,
+    with_options_bar,
 )
 from ftstudio.ui.widgets.charts import make_plot
 from ftstudio.ui.widgets.common import (
@@ -68,19 +69,6 @@ __all__ = ["EvaluatePage"]
 
 SPLIT_TITLES = {"test": "Test split", "val": "Validation split"}
 CLASS_COLUMNS = ["Class", "Precision", "Recall", "F1", "Count"]
-
-
-def _with_bar(bar: QWidget | QHBoxLayout, content: QWidget) -> QWidget:
-    """A tab's content with its options above."""
-    box = QWidget()
-    lay = QVBoxLayout(box)
-    lay.setContentsMargins(0, 4, 0, 0)
-    if isinstance(bar, QWidget):
-        lay.addWidget(bar)
-    else:
-        lay.addLayout(bar)
-    lay.addWidget(content, 1)
-    return box
 
 
 class EvaluatePage(QWidget):
@@ -237,9 +225,9 @@ class EvaluatePage(QWidget):
         self.try_panel = TryItPanel()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("evalTabs")
-        self.tab_confusion = self.tabs.addTab(_with_bar(bar, self.confusion), "Confusion")
+        self.tab_confusion = self.tabs.addTab(with_options_bar(bar, self.confusion), "Confusion")
         self.tab_examples = self.tabs.addTab(self.examples, "Examples")
-        self.tab_roc = self.tabs.addTab(_with_bar(curve_bar, self.curve_stack), "Curves")
+        self.tab_roc = self.tabs.addTab(with_options_bar(curve_bar, self.curve_stack), "Curves")
         self.tab_scatter = self.tabs.addTab(plots, "Predicted vs true")
         self.tab_history = self.tabs.addTab(hist_box, "History")
         self.tab_try = self.tabs.addTab(self.try_panel, "Try it")

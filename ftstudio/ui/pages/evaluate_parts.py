@@ -36,7 +36,20 @@ from ftstudio.ui.pages.evaluate_examples import load_thumbnail
 from ftstudio.ui.widgets.charts import TRAIN_COLOR, VAL_COLOR
 from ftstudio.ui.widgets.train_charts import metric_names
 
-__all__ = ["BeforeAfterCard", "TryItPanel", "baseline_pair", "plot_history"]
+__all__ = ["BeforeAfterCard", "TryItPanel", "baseline_pair", "plot_history", "with_options_bar"]
+
+
+def with_options_bar(bar: QWidget | QHBoxLayout, content: QWidget) -> QWidget:
+    """A tab's content with its options above."""
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 4, 0, 0)
+    if isinstance(bar, QWidget):
+        lay.addWidget(bar)
+    else:
+        lay.addLayout(bar)
+    lay.addWidget(content, 1)
+    return box
 
 
 def plot_history(loss_plot: pg.PlotWidget, metric_plot: pg.PlotWidget,

@@ -34,43 +34,26 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.spec import (
-    POOLINGS_BY_MODALITY,
     HeadSpec,
     LayerSpec,
     LayerType,
     OutputActivation,
     OutputSpec,
-    Pooling,
-    Task,
 )
 from ftstudio.ui.choices import fitting_activation, spec_values
 from ftstudio.ui.widgets.flow_layout import FlowLayout
+from ftstudio.ui.widgets.head_choices import (
+    ACTIVATIONS,
+    DATA_LABEL,
+    LAYER_BUTTONS,
+    LAYER_DEFAULTS,
+    OUTPUT_ACTIVATIONS,
+    POOLINGS,
+    TASKS,
+    describe_layer,
+)
 
-__all__ = ["ACTIVATIONS", "HeadBuilder", "describe_layer"]
-
-ACTIVATIONS = ["relu", "gelu", "silu", "tanh", "sigmoid", "elu", "selu", "linear"]
-"""Suggestions of the (editable) activation box of a Dense layer."""
-POOLINGS: dict[str, list[str]] = {
-    **{kind: list(values) for kind, values in POOLINGS_BY_MODALITY.items()},
-    "": spec_values(Pooling),
-}
-"""The poolings that make sense per data kind ("": not known yet: every one the spec has)."""
-DATA_LABEL = "(default)"
-TASK_LABELS: dict[str, str] = {"classification": "classes", "regression": "number"}
-"""How the outputs table shows the spec's tasks."""
-TASKS = [(TASK_LABELS.get(value, value), value) for value in spec_values(Task)]
-"""The tasks an output offers: (display text, spec value)."""
-OUTPUT_ACTIVATIONS = spec_values(OutputActivation)
-LAYER_BUTTONS: dict[str, str] = {"dense": "+ Dense", "dropout": "+ Dropout",
-                                 "batch_norm": "+ BatchNorm"}
-"""The head layer types the builder adds, with their button texts (keys: the spec's types)."""
-LAYER_DEFAULTS: dict[str, LayerSpec] = {
-    "dense": LayerSpec(type="dense", units=128, activation="relu"),
-    "dropout": LayerSpec(type="dropout", rate=0.2),
-    "batch_norm": LayerSpec(type="batch_norm"),
-}
-"""The layer each button adds."""
-
+__all__ = ["HeadBuilder"]
 
 def _pair(label: str, field: QWidget) -> QWidget:
     """A label and its field side by side, as one widget (for a wrapping row)."""
@@ -81,20 +64,6 @@ def _pair(label: str, field: QWidget) -> QWidget:
     row.addWidget(QLabel(label))
     row.addWidget(field, 1)
     return pair
-
-
-def describe_layer(layer: LayerSpec) -> str:
-    """One line for a head layer: ``Dense 128 · relu · L2 1e-4``."""
-    if layer.type == "dense":
-        reg = []
-        if layer.l1:
-            reg.append(f"L1 {layer.l1:g}")
-        if layer.l2:
-            reg.append(f"L2 {layer.l2:g}")
-        return " · ".join([f"Dense {layer.units}", layer.activation, *reg])
-    if layer.type == "dropout":
-        return f"Dropout {layer.rate:g}"
-    return "Batch normalization"
 
 
 class HeadBuilder(QWidget):
