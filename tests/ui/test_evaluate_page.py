@@ -83,6 +83,7 @@ def test_image_run_drill_down_with_thumbnails_and_try_it(qtbot, window, tmp_path
     shot(window, "11_evaluate_drilldown_images")
     assert page.before_after.gain is not None and page.before_after.gain > 0
     assert "Fine-tuning added" in page.before_after.caption.text()
+    assert "pretrained features" in page.before_after.caption.text()
     # Try it: a dropped image; then one that cannot be decoded says so
     page.tabs.setCurrentIndex(page.tab_try)
     page.try_panel.try_image(page.examples_table.inputs[rows[0]])
@@ -99,6 +100,8 @@ def test_image_run_drill_down_with_thumbnails_and_try_it(qtbot, window, tmp_path
 
 def test_tabular_run_curves_try_it_and_report(qtbot, window) -> None:
     page = _show(qtbot, window, trained_run("tabular"))
+    # no backbone: the probe was fitted on the raw columns, and the card says so
+    assert "raw feature columns" in page.before_after.caption.text()
     assert len(page.roc.curves) == len(page.pr.curves) == 3
     assert len(page.calibration.curves) == 1
     assert "average precision" in page.curve_note.full_text()

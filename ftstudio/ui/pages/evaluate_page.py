@@ -44,6 +44,7 @@ from ftstudio.ui.pages.evaluate_parts import (
     BeforeAfterCard,
     TryItPanel,
     baseline_pair,
+    baseline_wording,
     plot_history,
     with_options_bar,
 )
@@ -348,11 +349,8 @@ class EvaluatePage(QWidget):
         for card, key in zip(self.cards[:3], keys, strict=True):
             card.set_value(metric(key), percent=key == "accuracy")
         self.cards[3].set_value(metrics.get(f"{split}.loss"))
-        off = (self.run.spec.get("training") or {}).get("baseline") is False
-        self.before_after.show_pair(
-            baseline_pair(metrics, split, output, multi, regression),
-            "No baseline: turned off (training.baseline)" if off else
-            "No baseline recorded for this run (stopped early, or trained before baselines)")
+        self.before_after.show_pair(baseline_pair(metrics, split, output, multi, regression),
+                                    *baseline_wording(self.run.spec))
 
     def _fill_classification(self, rep: dict[str, Any]) -> None:
         rows = list(rep.get("per_class", []))

@@ -36,7 +36,8 @@ from ftstudio.ui.pages.evaluate_examples import load_thumbnail
 from ftstudio.ui.widgets.charts import TRAIN_COLOR, VAL_COLOR
 from ftstudio.ui.widgets.train_charts import metric_names
 
-__all__ = ["BeforeAfterCard", "TryItPanel", "baseline_pair", "plot_history", "with_options_bar"]
+__all__ = ["BeforeAfterCard", "TryItPanel", "baseline_pair", "baseline_wording", "plot_history",
+           "with_options_bar"]
 
 
 def with_options_bar(bar: QWidget | QHBoxLayout, content: QWidget) -> QWidget:
@@ -50,6 +51,15 @@ def with_options_bar(bar: QWidget | QHBoxLayout, content: QWidget) -> QWidget:
         lay.addLayout(bar)
     lay.addWidget(content, 1)
     return box
+
+
+def baseline_wording(spec: dict[str, Any]) -> tuple[str, str]:
+    """(why a run has no baseline, what its probe was fitted on), from the run's spec."""
+    off = (spec.get("training") or {}).get("baseline") is False
+    no_backbone = (spec.get("backbone") or {}).get("source") == "none"
+    reason = ("No baseline: it was turned off in this run's training settings" if off else
+              "No baseline recorded for this run (stopped early, or trained before baselines)")
+    return reason, "the raw feature columns" if no_backbone else "the pretrained features"
 
 
 def plot_history(loss_plot: pg.PlotWidget, metric_plot: pg.PlotWidget,
@@ -150,8 +160,13 @@ class BeforeAfterCard(QFrame):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.gain: float | None = None
 
-    def show_pair(self, pair: tuple[str, float, float] | None, reason: str = "") -> None:
-        """Show ``(metric, probe, fine-tuned)``; None shows ``reason`` instead."""
+    def show_pair(self, pair: tuple[str, float, float] | None, reason: str = "",
+                  features: str = "the pretrained features") -> None:
+        """Show ``(metric, probe, fine-tuned)``; None shows ``reason`` instead.
+
+        ``features`` names what the probe was fitted on (a run without a backbone has no
+        pretrained features: its probe is a linear model on the raw columns).
+        """
         if pair is None:
             self.gain = None
             self.value.setText("—")
@@ -175,7 +190,7 @@ class BeforeAfterCard(QFrame):
         better = (self.gain <= 0) if lower_better else (self.gain >= 0)
         name = key.replace("macro_f1", "macro F1").replace("r2", "R²").replace("mae", "MAE")
         self.caption.setText(("Fine-tuning added" if better else "Fine-tuning lost") +
-                             f" ({name}) over a linear probe on the pretrained features")
+                             f" ({name}) over a linear probe on {features}")
         self.value.setStyleSheet(f"color: {'#188038' if better else '#c5221f'}; {_VALUE_SIZE}")
         self.bars.values = (before, after) if percent or key == "r2" else None
         self.bars.update()
