@@ -275,7 +275,8 @@ def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         where = prefix.rstrip(".") or "the spec"
-        raise SpecError(f"unknown key '{prefix}{unknown[0]}' in {where}; allowed: "
+        # repr() keeps the message one line when a key holds a newline or control character
+        raise SpecError(f"unknown key {prefix + unknown[0]!r} in {where}; allowed: "
                         f"{', '.join(fields)}")
     kwargs = {name: _coerce(hints[name], value, prefix + name) for name, value in data.items()}
     return cls(**kwargs)
