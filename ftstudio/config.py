@@ -14,6 +14,8 @@ Variables:
     FTSTUDIO_STARTUP_PROBE: what the launch benchmark waits for ("window" or "engine").
     FTSTUDIO_T0: the start time (``time.time()``) the launch benchmark measures from.
     FTSTUDIO_FAULT: tests only: the fault to inject into a run (see ``engine/faults.py``).
+    TF_CONFIG: TensorFlow's cluster description: ``ftstudio train`` runs as one worker of a
+        ``MultiWorkerMirroredStrategy`` (see ``engine/devices.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 __all__ = [
     "debug_enabled", "fault_injection", "ftstudio_home", "jobs_in_thread", "job_child_nice",
     "keras_weights_dirs", "library_dir", "package_dir", "quiet_tensorflow_logs", "runs_dir",
-    "settings_file", "startup_probe", "startup_time",
+    "settings_file", "startup_probe", "startup_time", "tf_config",
 ]
 
 
@@ -128,3 +130,12 @@ def fault_injection() -> str | None:
     The grammar (``<point>[#<n>]=<action>``) is parsed by ``ftstudio.engine.faults``.
     """
     return os.environ.get("FTSTUDIO_FAULT", "").strip() or None
+
+
+def tf_config() -> str | None:
+    """TensorFlow's cluster description (``TF_CONFIG``), or None.
+
+    Set when this process is one worker of a multi-machine run; TensorFlow itself reads the
+    cluster from it.
+    """
+    return os.environ.get("TF_CONFIG", "").strip() or None

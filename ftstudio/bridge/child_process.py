@@ -13,10 +13,11 @@ process and relays the child's reporter calls to the job's reporter (a
 :class:`~ftstudio.bridge.qt_reporter.QtReporter` turns them into throttled signals). Stop goes the
 other way: once the reporter is asked to stop, the child's reporter answers ``should_stop()``
 with True after the current batch (a call listed in :data:`STOP_GRACE_SECONDS` that does not
-look up in time has its child ended). The child returns a typed result of
-:mod:`ftstudio.bridge.types`; an exception in the child is rebuilt here (:func:`rebuild_error`):
-an :class:`~ftstudio.errors.FtStudioError` as the same class with the same message, anything
-else as a bug; both carry the child's traceback as their cause.
+look up in time has its child ended). Pause and resume go the same way: a reporter's optional
+``pause_requested()`` becomes the child reporter's ``should_pause()``. The child returns a typed
+result of :mod:`ftstudio.bridge.types`; an exception in the child is rebuilt here
+(:func:`rebuild_error`): an :class:`~ftstudio.errors.FtStudioError` as the same class with the
+same message, anything else as a bug; both carry the child's traceback as their cause.
 
 A child is started in advance (:func:`prewarm`, once the engine has loaded) so the next job does
 not wait for TensorFlow to import; every job gets a fresh process.
@@ -49,6 +50,9 @@ CHILD_CALLS: dict[str, str] = {
     "train": "ftstudio.bridge.long_calls:run_training",
     "pretrain": "ftstudio.bridge.long_calls:run_pretraining",
     "export": "ftstudio.bridge.long_calls:run_export",
+    "extend": "ftstudio.bridge.run_control:run_extension",
+    "lr_find": "ftstudio.bridge.recipe_calls:run_lr_find",
+    "sweep": "ftstudio.bridge.recipe_calls:run_sweep",
 }
 """The calls a child may run: name -> ``module:function``. Each function takes its arguments
 and a ``reporter`` keyword and returns a picklable result (a dataclass of bridge.types)."""
@@ -98,6 +102,7 @@ class _PipeReporter:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._stop = False
+        self._pause = False
         self._batches: list[tuple[int, dict[str, float]]] = []
         self._last_flush = time.monotonic()
 
@@ -143,10 +148,22 @@ class _PipeReporter:
         self._stop = True
 
     def should_stop(self) -> bool:  # noqa: D102
-        while not self._stop and self.conn.poll():
-            if self.conn.recv() == ("stop",):
-                self._stop = True
+        self._read_requests()
         return self._stop
+
+    def should_pause(self) -> bool:
+        """True while the parent asks to hold training (its ``pause_requested()``)."""
+        self._read_requests()
+        return self._pause and not self._stop
+
+    def _read_requests(self) -> None:
+        """Take the parent's pending "stop", "pause" and "resume" messages."""
+        while not self._stop and self.conn.poll():
+            message = self.conn.recv()
+            if message == ("stop",):
+                self._stop = True
+            elif message in (("pause",), ("resume",)):
+                self._pause = message == ("pause",)
 
 
 def _child_main(conn: Connection) -> None:
@@ -425,7 +442,10 @@ def _relay(conn: Connection, alive: Callable[[], bool], reporter: Any,
     """
     sent = False
     stop_sent_at: float | None = None
+    paused = False
     while True:
+        if sent and stop_sent_at is None:
+            paused = _relay_pause(conn, reporter, paused)
         if sent and stop_sent_at is None and reporter.should_stop():
             try:
                 conn.send(("stop",))
@@ -457,6 +477,18 @@ def _relay(conn: Connection, alive: Callable[[], bool], reporter: Any,
             _relay_call(reporter, message[1], message[2])
         elif kind in ("result", "error"):
             return tuple(message)
+
+
+def _relay_pause(conn: Connection, reporter: Any, paused: bool) -> bool:
+    """Tell the child when the reporter's optional ``pause_requested()`` changed."""
+    ask = getattr(reporter, "pause_requested", None)
+    wanted = bool(ask()) if ask is not None else False
+    if wanted != paused:
+        try:
+            conn.send(("pause",) if wanted else ("resume",))
+        except OSError:
+            return paused
+    return wanted
 
 
 def _relay_call(reporter: Any, name: str, args: tuple[Any, ...]) -> None:

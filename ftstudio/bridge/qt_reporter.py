@@ -22,7 +22,18 @@ from PySide6.QtCore import QObject, Signal
 
 from ftstudio.engine.reporting import BaseReporter
 
-__all__ = ["QtReporter"]
+__all__ = ["DEVICE_STATUS_PREFIX", "QtReporter", "device_from_status"]
+
+DEVICE_STATUS_PREFIX = "Training on "
+"""How the engine's status line naming the device starts
+(``engine.devices.DevicePlan.describe``: ``Training on CPU (no GPU found…): float32, no XLA``)."""
+
+
+def device_from_status(text: str) -> str | None:
+    """The device part of the engine's device status line (``CPU (why): float32, …``), else None."""
+    if text.startswith(DEVICE_STATUS_PREFIX):
+        return text[len(DEVICE_STATUS_PREFIX):].strip() or None
+    return None
 
 
 class QtReporter(QObject):
@@ -38,6 +49,8 @@ class QtReporter(QObject):
         trainEnded(dict): the logs of ``train_end``.
         previewReady(str): a preview image was (re)written at this path (pretraining's
             originals-vs-reconstructions strip).
+        deviceReported(str): the run said which device trains it and how (the status line
+            after :data:`DEVICE_STATUS_PREFIX`: ``GPU: NVIDIA H200: mixed precision, XLA``).
 
     Args:
         min_interval: the least number of seconds between two batch (or progress) emits.
@@ -52,6 +65,7 @@ class QtReporter(QObject):
     epochEnded = Signal(int, object)
     trainEnded = Signal(object)
     previewReady = Signal(str)
+    deviceReported = Signal(str)
 
     def __init__(self, min_interval: float = 0.05, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -92,8 +106,11 @@ class QtReporter(QObject):
 
     # ------------------------------------------------------- the protocol
     def status(self, text: str) -> None:
-        """Forward a status line."""
+        """Forward a status line (and the device, when the line names it)."""
         self.statusChanged.emit(str(text))
+        device = device_from_status(str(text))
+        if device is not None:
+            self.deviceReported.emit(device)
 
     def warning(self, text: str) -> None:
         """Forward a warning."""

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Sequence
 
 from ftstudio import __version__, config
-from ftstudio.cli import compare, export, models, pretrain, report, train
+from ftstudio.cli import compare, data_loop, export, models, pretrain, recipes, report, train
 from ftstudio.errors import FtStudioError
 
 __all__ = ["EXIT_INTERNAL_ERROR", "EXIT_INTERRUPTED", "EXIT_USER_ERROR", "build_parser", "main"]
@@ -28,7 +28,7 @@ EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 EXIT_INTERRUPTED = 130
 
-_COMMAND_GROUPS = (train, models, pretrain, export, compare, report)
+_COMMAND_GROUPS = (train, models, pretrain, export, compare, report, data_loop, recipes)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""``ftstudio train | evaluate | predict | demo``: fine-tune from a spec and use the run.
+"""``ftstudio train | extend | evaluate | predict | demo``: fine-tune from a spec and use the run.
 
 The engine is imported inside the handlers, so ``ftstudio --help`` stays fast.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from ftstudio.cli.output import console, print_metrics
 
-__all__ = ["cmd_demo", "cmd_evaluate", "cmd_predict", "cmd_train", "register"]
+__all__ = ["cmd_demo", "cmd_evaluate", "cmd_extend", "cmd_predict", "cmd_train", "register"]
 
 _DEMO_SAMPLES = ("An absolute delight from start to finish, I loved it.",
                  "Broke after two days and support never answered. Avoid.")
@@ -30,6 +30,11 @@ def register(subparsers: Any) -> None:
     # TensorFlow loads inside train(), after the spec and the data are checked: a mistake
     # in either is reported in a second, not after TensorFlow's 10 s start.
     p.set_defaults(func=cmd_train, needs_tensorflow=False)
+
+    p = subparsers.add_parser("extend", help="train a finished run N more epochs, in place")
+    p.add_argument("run", help="the run folder (finished, or stopped with Stop)")
+    p.add_argument("epochs", type=int, help="how many epochs to add")
+    p.set_defaults(func=cmd_extend)
 
     p = subparsers.add_parser("evaluate", help="re-evaluate a run on its test split")
     p.add_argument("run", help="run folder")
@@ -66,6 +71,17 @@ def cmd_train(args: argparse.Namespace) -> int:
                    runs_root=args.runs_root)
     state = "stopped early" if result.stopped_by_user else "finished"
     print(f"Run {state}: {result.run_dir}")
+    print_metrics(result.metrics)
+    return 0
+
+
+def cmd_extend(args: argparse.Namespace) -> int:
+    """``ftstudio extend RUN EPOCHS``: continue from the run's last epoch (weights, optimizer)."""
+    from ftstudio.engine.extend import extend_run
+
+    result = extend_run(args.run, args.epochs, console())
+    state = "stopped early" if result.stopped_by_user else "extended"
+    print(f"Run {state}: {result.run_dir} ({len(result.history)} epochs in all)")
     print_metrics(result.metrics)
     return 0
 

@@ -44,10 +44,18 @@ def model_bytes(model: Any) -> int:
 def save_run_model(run: RunFolder, model: Any) -> None:
     """Write the trained model to ``model.keras``, atomically (refused when it cannot fit).
 
+    LoRA adapters are merged into ``model.keras`` (a plain model); the run also keeps them
+    alone in ``adapters.lora.h5`` (small; keras-hub ``load_lora_weights`` reads it).
+
     Raises:
         StorageError: the disk has not the room (checked first) or the write failed.
     """
+    from ftstudio.engine.lora import ADAPTERS_FILE, lora_layers, save_adapters
+
     atomic_save(run.model_path, lambda p: model.save(str(p)), needed=model_bytes(model))
+    if lora_layers(model):
+        atomic_save(run.file(ADAPTERS_FILE), lambda p: save_adapters(model, p),
+                    suffix=".lora.h5")
 
 
 def load_run_model(run: RunFolder) -> Any:

@@ -45,6 +45,7 @@ from ftstudio.engine.backbone_base import (
 from ftstudio.engine.bundled import default_backbone, find_bundled, shipped_backbones
 from ftstudio.engine.file_backbones import cut_model, find_submodel, load_file_backbone
 from ftstudio.engine.hub_backbones import load_hub_folder, load_hub_handle
+from ftstudio.engine.lora import lora_layers
 from ftstudio.engine.model_files import (
     MODEL_FILE_SUFFIXES,
     first_line,
@@ -84,7 +85,11 @@ def load_backbone(spec: BackboneSpec, modality: str,
     rep = reporter or BaseReporter()
     if modality not in ("text", "image", "tabular"):
         raise SpecError(f"unknown data kind {modality!r}: use text, image or tabular")
-    return _load(spec, typing.cast(Modality, modality), rep, depth=0)
+    backbone = _load(spec, typing.cast(Modality, modality), rep, depth=0)
+    if spec.lora_rank > 0 and not lora_layers(backbone.model):
+        raise SpecError("backbone.lora_rank needs a keras-hub backbone (BERT, MiniLM, …); "
+                        "this one is not: set backbone.lora_rank to 0")
+    return backbone
 
 
 def _load(spec: BackboneSpec, modality: Modality, rep: Reporter, depth: int) -> Backbone:
@@ -165,6 +170,7 @@ def _merge(user: BackboneSpec, resolved: BackboneSpec) -> BackboneSpec:
         cut_layer=user.cut_layer or resolved.cut_layer,
         submodel=user.submodel or resolved.submodel,
         weights=user.weights or resolved.weights,
+        lora_rank=user.lora_rank,
     )
 
 

@@ -6,7 +6,9 @@ run's pooling, computes the features of every example once (:func:`frozen_featur
 linear model on the training split (logistic regression for classification outputs, ridge
 regression for regression outputs; scikit-learn, deterministic) and scores it on the same
 validation and test splits as the run. Tabular runs have no backbone: their baseline is the
-same linear model on the (standardised) raw features.
+same linear model on the (standardised) raw features. When the run cached its frozen
+backbone's features (:mod:`~ftstudio.engine.feature_cache`) under the same key, the baseline
+takes them: the backbone then runs once for both.
 
 The results land in ``metrics.json`` as ``baseline.test.accuracy``, ``baseline.val.macro_f1``
 … (``baseline.test.<output>.…`` for several outputs) and in ``baseline.json`` (the reports,
@@ -22,13 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ftstudio.engine.datasets import PreparedData, make_dataset
+from ftstudio.engine import feature_cache
+from ftstudio.engine.datasets import PreparedData
 from ftstudio.engine.evaluation import flat_metrics, split_reports
 from ftstudio.engine.reporting import BaseReporter, Reporter
 
 if TYPE_CHECKING:
     from ftstudio.engine.runs import RunFolder
     from ftstudio.spec import ExperimentSpec
+    from ftstudio.spec.parts import Pooling
 
 __all__ = ["BASELINE_FILE", "PREFIX", "fit_probes", "frozen_features", "record_baseline"]
 
@@ -76,9 +80,20 @@ def record_baseline(run: RunFolder, spec: ExperimentSpec, prepared: PreparedData
     reporter.status("Baseline: a linear probe on the pretrained features…")
     started = time.perf_counter()
     n_train = len(prepared.splits["train"])
-    prepared, images = _sample_train(spec, prepared, images)
+    whole = prepared
+    prepared, images, keep = _sample_train(spec, prepared, images)
     try:
-        features, described = frozen_features(spec, prepared, backbone, images)
+        cached = _cached(run, spec, whole, backbone)
+        if cached is not None:
+            features = {s: np.asarray(v, dtype=np.float32) for s, v in cached.splits.items()}
+            features["train"] = features["train"][keep]
+            if features["train"].shape[1] > _MAX_FEATURES:
+                raise ValueError(f"{features['train'].shape[1]} features per example are too "
+                                 f"many for a linear probe")
+            described = cached.description
+            reporter.status("Baseline: reusing the cached backbone features")
+        else:
+            features, described = frozen_features(spec, prepared, backbone, images)
         feature_seconds = time.perf_counter() - started
         reports = fit_probes(spec, prepared, features)
     except Exception as exc:  # noqa: BLE001 - an optional extra must not fail a finished run
@@ -98,17 +113,38 @@ def record_baseline(run: RunFolder, spec: ExperimentSpec, prepared: PreparedData
         "features": described, "feature_size": int(features["train"].shape[1]),
         "train_examples": int(len(prepared.splits["train"])), "train_split": n_train,
         "seconds": round(seconds, 3), "feature_seconds": round(feature_seconds, 3),
+        "cached_features": cached is not None,
         "splits": {s: {"outputs": r} for s, r in reports.items()}, "metrics": metrics})
     reporter.status(f"Baseline done in {seconds:.1f} s")
     return metrics
 
 
+def _probe_pooling(spec: ExperimentSpec) -> Pooling:
+    """The probe's pooling: the run's, but ``avg`` for ``flatten`` (too many features)."""
+    return "avg" if spec.head.pooling == "flatten" else spec.head.pooling
+
+
+def _cached(run: RunFolder, spec: ExperimentSpec, prepared: PreparedData,
+            backbone: Any) -> feature_cache.CachedFeatures | None:
+    """The run's cached pretrained features, when it cached exactly the probe's ones."""
+    if backbone is None or getattr(backbone, "model", None) is None \
+            or not feature_cache.cache_enabled(spec):
+        return None
+    key = feature_cache.feature_key(spec, prepared, backbone, pooling=_probe_pooling(spec))
+    return feature_cache.lookup(run, key, tuple(s for s, idx in prepared.splits.items()
+                                                if len(idx)))
+
+
 def _sample_train(spec: ExperimentSpec, prepared: PreparedData, images: dict[str, np.ndarray]
-                  ) -> tuple[PreparedData, dict[str, np.ndarray]]:
-    """At most :data:`MAX_TRAIN_EXAMPLES` of the training split (seeded, stratified)."""
+                  ) -> tuple[PreparedData, dict[str, np.ndarray], np.ndarray]:
+    """At most :data:`MAX_TRAIN_EXAMPLES` of the training split (seeded, stratified).
+
+    Returns:
+        The sampled data and images, and the kept positions within the training split.
+    """
     train = prepared.splits["train"]
     if len(train) <= MAX_TRAIN_EXAMPLES:
-        return prepared, images
+        return prepared, images, np.arange(len(train))
     from sklearn.model_selection import train_test_split
 
     first = spec.head.outputs[0]
@@ -123,7 +159,7 @@ def _sample_train(spec: ExperimentSpec, prepared: PreparedData, images: dict[str
     splits = {**prepared.splits, "train": train[keep]}
     if "train" in images:
         images = {**images, "train": images["train"][keep]}
-    return dataclasses.replace(prepared, splits=splits), images
+    return dataclasses.replace(prepared, splits=splits), images, keep
 
 
 def frozen_features(spec: ExperimentSpec, prepared: PreparedData, backbone: Any,
@@ -144,19 +180,9 @@ def frozen_features(spec: ExperimentSpec, prepared: PreparedData, backbone: Any,
         x = np.asarray(data.inputs, dtype=np.float32)
         return {s: x[idx] for s, idx in prepared.splits.items()}, "the raw features"
     extractor, described = _feature_model(spec, prepared, backbone)
-    # one pass over every example (one pipeline and one traced predict, not one per split)
-    names = [s for s, idx in prepared.splits.items() if len(idx)]
-    every = dataclasses.replace(prepared, splits={"all": np.concatenate(
-        [prepared.splits[s] for s in names])})
-    pictures = np.concatenate([images[s] for s in names]) \
-        if images and all(s in images for s in names) else None
-    ds = make_dataset(every, backbone, "all", spec.training.batch_size, spec.training.seed,
-                      False, with_targets=False, images=pictures)
-    features = np.asarray(extractor.predict(ds, verbose=0), dtype=np.float32)
-    bounds = np.cumsum([0] + [len(prepared.splits[s]) for s in names])
-    out = {s: features[bounds[i]:bounds[i + 1]] for i, s in enumerate(names)}
-    width = features.shape[1]
-    return {s: out.get(s, np.zeros((0, width), np.float32)) for s in prepared.splits}, described
+    features = feature_cache.extract_features(extractor, spec, prepared, backbone, images,
+                                              splits=tuple(prepared.splits))
+    return features, described
 
 
 def _feature_model(spec: ExperimentSpec, prepared: PreparedData, backbone: Any) -> tuple[Any, str]:
@@ -170,14 +196,11 @@ def _feature_model(spec: ExperimentSpec, prepared: PreparedData, backbone: Any) 
     if spec.freeze.mode != "all":
         # the run's backbone object was fine-tuned in place: load the pretrained one again
         pristine = load_backbone(spec.backbone, prepared.data.modality, BaseReporter())
-    pooling = spec.head.pooling
-    if pooling == "flatten":
-        pooling = "avg"
+    pooling = _probe_pooling(spec)
     probe_spec = dataclasses.replace(
         spec, head=dataclasses.replace(spec.head, layers=[], dropout=0.0, pooling=pooling))
     model = build_model(pristine, probe_spec, prepared.output_sizes, prepared.feature_stats)
-    first = spec.head.outputs[0].name
-    features = model.get_layer(first).input
+    features = feature_cache.features_tensor(model, probe_spec)
     extractor = keras.Model(model.inputs, features)
     size = int(features.shape[-1])
     if size > _MAX_FEATURES:

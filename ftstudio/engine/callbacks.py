@@ -354,3 +354,50 @@ class RunWatch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
         self.run.heartbeat()
         faults.point("between-epochs")
+
+
+class PauseGate(keras.callbacks.Callback):
+    """Holds training between two batches while the reporter asks to pause.
+
+    The reporter's optional ``should_pause()`` says so (the window's pause button; reporters
+    without it never pause). Nothing is lost: the weights, the optimizer and the data order
+    wait where they are. While paused the run's ``status.json`` says ``phase: paused`` and its
+    heartbeat stays fresh (a paused run never reads as interrupted); a stop request ends the
+    wait and the fit, as a stop after this batch would (put it after the
+    :class:`ReporterCallback`, which then reports the batch first and the stop at the epoch's
+    end).
+
+    Args:
+        reporter: the run's reporter.
+        run: the run folder being written.
+        poll_seconds: how often the pause is looked at again.
+    """
+
+    def __init__(self, reporter: Reporter, run: RunFolder, poll_seconds: float = 0.1) -> None:
+        super().__init__()
+        self.reporter = reporter
+        self.run = run
+        self.poll_seconds = poll_seconds
+        self.pauses = 0
+        """How many times training was held (for tests)."""
+
+    def _paused(self) -> bool:
+        ask = getattr(self.reporter, "should_pause", None)
+        return bool(ask()) if ask is not None else False
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
+        if not self._paused() or self.reporter.should_stop():
+            return
+        self.pauses += 1
+        previous = self.run.recorded_status().get("phase", "training")
+        self.run.update_status(phase="paused")
+        self.reporter.status(f"Paused after batch {batch + 1}: press Resume to continue")
+        while self._paused() and not self.reporter.should_stop():
+            time.sleep(self.poll_seconds)
+            self.run.heartbeat()
+        self.run.update_status(phase=previous)
+        if self.reporter.should_stop():
+            self.model.stop_training = True
+            self.reporter.status("Stopping…")
+        else:
+            self.reporter.status("Resumed")

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ftstudio.engine.data import LoadedData, load_data, load_images, split_indices
+from ftstudio.engine.data import (
+    LoadedData,
+    feature_stats,
+    is_streamed,
+    load_data,
+    load_images,
+    positions_of,
+    split_indices,
+)
+from ftstudio.engine.length_batches import grouped_dataset
 from ftstudio.errors import SpecError
 
 if TYPE_CHECKING:
@@ -48,15 +57,13 @@ class PreparedData:
 def prepare_data(spec: ExperimentSpec, reporter: Reporter,
                  saved_splits: dict[str, list[int]] | None = None) -> PreparedData:
     """Load the data, split it (or reuse ``saved_splits`` row ids) and size the outputs."""
-    data = load_data(spec, reporter)
+    data = load_data(spec, reporter, stream=True)
     columns = {o.name: (o.label_column or spec.data.label_column or "")
                for o in spec.head.outputs}
     first = spec.head.outputs[0]
     stratify = data.targets[columns[first.name]] if first.task == "classification" else None
     if saved_splits:
-        pos = {int(r): i for i, r in enumerate(data.row_ids)}
-        splits = {k: np.array(sorted(pos[r] for r in v if r in pos), dtype=np.int64)
-                  for k, v in saved_splits.items()}
+        splits = {k: positions_of(data.row_ids, v) for k, v in saved_splits.items()}
     else:
         splits = split_indices(len(data.row_ids), stratify, spec.data.split, spec.training.seed)
     if len(splits["train"]) == 0:
@@ -66,7 +73,9 @@ def prepare_data(spec: ExperimentSpec, reporter: Reporter,
         col = columns[o.name]
         sizes[o.name] = len(data.classes[col]) if o.task == "classification" else 1
     stats = None
-    if data.modality == "tabular":
+    if data.modality == "tabular" and is_streamed(data):
+        stats = feature_stats(data, splits["train"])
+    elif data.modality == "tabular":
         x = np.asarray(data.inputs, dtype=np.float32)[splits["train"]]
         stats = (x.mean(axis=0), x.var(axis=0))
     return PreparedData(data, splits, columns, sizes, stats)
@@ -77,7 +86,8 @@ def make_dataset(prepared: PreparedData, backbone: Any, split: str, batch_size: 
                  images: np.ndarray | None = None,
                  sample_weights: dict[str, np.ndarray] | None = None,
                  epochs: tuple[int, int] | None = None,
-                 tokens: dict[str, np.ndarray] | None = None) -> Any:
+                 tokens: dict[str, np.ndarray] | None = None,
+                 length_grouping: bool = False) -> Any:
     """A batched, prefetched ``tf.data.Dataset`` of one split.
 
     Text goes through the backbone's keras-hub preprocessor after batching (as a
@@ -99,6 +109,9 @@ def make_dataset(prepared: PreparedData, backbone: Any, split: str, batch_size: 
             ``steps_per_epoch``), each epoch's order a function of ``(seed, epoch)`` alone,
             so a run resumed at any epoch sees the batches an uninterrupted one sees.
         tokens: the split's token arrays from :func:`tokenise_split` (text).
+        length_grouping: with ``tokens`` and targets, batch texts of similar length
+            together, each batch padded to its own longest text
+            (:mod:`~ftstudio.engine.length_batches`; the order is only kept without it).
 
     Returns:
         A ``tf.data.Dataset``.
@@ -107,12 +120,21 @@ def make_dataset(prepared: PreparedData, backbone: Any, split: str, batch_size: 
 
     data = prepared.data
     idx = prepared.splits[split]
+    if is_streamed(data):  # read (and tokenise, decode) per batch: nothing up front
+        from ftstudio.engine.streamed_datasets import streamed_dataset
+
+        y_of = {n: data.targets[c][idx] for n, c in prepared.output_columns.items()}
+        return streamed_dataset(data, idx, y_of if with_targets else None, backbone,
+                                batch_size, seed, shuffle, sample_weights, epochs)
     x = _split_inputs(prepared, backbone, split, images, tokens)
     parts: tuple[Any, ...] = (x,)
     if with_targets:
         y = {name: data.targets[col][idx] for name, col in prepared.output_columns.items()}
         parts = (x, y, sample_weights) if sample_weights else (x, y)
-    if shuffle and epochs is not None:
+    if length_grouping and tokens is not None and with_targets:
+        ds = grouped_dataset(parts, batch_size, seed, epochs if shuffle else None,
+                             int(np.shape(tokens["padding_mask"])[1]))
+    elif shuffle and epochs is not None:
         ds = _epoch_ordered(parts, len(idx), batch_size, seed, epochs)
     else:
         ds = tf.data.Dataset.from_tensor_slices(parts if with_targets else x)
@@ -195,6 +217,8 @@ def tokenise_split(prepared: PreparedData, backbone: Any, split: str,
     """
     import tensorflow as tf
 
+    if is_streamed(prepared.data):
+        return {}  # streamed texts are tokenised per batch
     texts = np.asarray(prepared.data.inputs, dtype=object)[prepared.splits[split]].astype(str)
     done, total = counted
     total = total or len(texts)
@@ -220,6 +244,6 @@ def load_split_images(prepared: PreparedData, backbone: Any, split: str) -> np.n
 def load_images_of_splits(prepared: PreparedData, backbone: Any,
                           splits: tuple[str, ...] = SPLITS) -> dict[str, np.ndarray]:
     """The decoded images of ``splits`` for image data; ``{}`` for text and tabular data."""
-    if prepared.data.modality != "image":
-        return {}
+    if prepared.data.modality != "image" or is_streamed(prepared.data):
+        return {}  # streamed images are decoded per batch
     return {s: load_split_images(prepared, backbone, s) for s in splits}

@@ -12,12 +12,15 @@ run folder and drawn by the window without TensorFlow. TensorFlow and Keras are 
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ftstudio.engine.data import CsvStream, iter_split_inputs
 from ftstudio.engine.datasets import PreparedData, make_dataset
 from ftstudio.engine.examples import (
     SplitOutputs,
@@ -26,13 +29,14 @@ from ftstudio.engine.examples import (
     row_label,
     row_numbers,
 )
+from ftstudio.engine.run_files import atomic_save
 
 if TYPE_CHECKING:
     from ftstudio.spec import ExperimentSpec
 
 __all__ = ["SCALAR_KEYS", "calibration", "class_probabilities", "classification_report",
-           "evaluate_model", "flat_metrics", "outputs_by_name", "regression_report",
-           "split_reports"]
+           "evaluate_model", "evaluate_model_chunks", "flat_metrics", "outputs_by_name",
+           "regression_report", "split_reports", "write_predictions"]
 
 
 def _f(x: Any) -> float:
@@ -222,6 +226,14 @@ def outputs_by_name(outputs: Any, names: list[str]) -> dict[str, np.ndarray]:
 def evaluate_model(model: Any, prepared: PreparedData, backbone: Any, spec: ExperimentSpec,
                    images: dict[str, np.ndarray] | None = None
                    ) -> tuple[dict[str, float], dict[str, Any], str]:
+    """Evaluate on the validation and test splits (:func:`evaluate_model_chunks`, joined)."""
+    metrics, evaluation, chunks = evaluate_model_chunks(model, prepared, backbone, spec, images)
+    return metrics, evaluation, "".join(chunks)
+
+
+def evaluate_model_chunks(model: Any, prepared: PreparedData, backbone: Any,
+                          spec: ExperimentSpec, images: dict[str, np.ndarray] | None = None
+                          ) -> tuple[dict[str, float], dict[str, Any], Iterator[str]]:
     """Evaluate on the validation and test splits.
 
     Args:
@@ -235,7 +247,9 @@ def evaluate_model(model: Any, prepared: PreparedData, backbone: Any, spec: Expe
         ``(metrics, evaluation, predictions_csv)``: flat metrics for ``metrics.json``
         (``test.accuracy``, ``test.loss``, ``val.macro_f1``, …), the detailed reports for
         ``evaluation.json`` and the per-example results of the test and validation splits
-        (``predictions.csv``, see :mod:`ftstudio.engine.examples`).
+        (``predictions.csv``, see :mod:`ftstudio.engine.examples`) as text chunks, made as
+        they are read (:func:`write_predictions`): a streamed CSV's rows are read back a
+        chunk at a time, never all held.
     """
     images = images or {}
     names = [o.name for o in spec.head.outputs]
@@ -260,8 +274,39 @@ def evaluate_model(model: Any, prepared: PreparedData, backbone: Any, spec: Expe
                               "label_column": prepared.output_columns[o.name]}
                              for o in spec.head.outputs]
     evaluation["row_label"] = row_label(prepared.data.modality)
-    predictions = examples_csv(prepared.data, spec, prepared.output_columns, parts)
+    predictions = _examples_chunks(prepared, spec, parts)
     return {k: round(float(v), 6) for k, v in metrics.items()}, evaluation, predictions
+
+
+def write_predictions(path: Path, chunks: Iterable[str]) -> None:
+    """Write ``predictions.csv`` (text chunks) atomically, one chunk at a time."""
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+
+    atomic_save(path, write)
+
+
+def _examples_chunks(prepared: PreparedData, spec: ExperimentSpec,
+                     parts: list[SplitOutputs]) -> Iterator[str]:
+    """``predictions.csv`` in chunks; a streamed CSV's inputs are read back chunk by chunk."""
+    data, columns = prepared.data, prepared.output_columns
+    if not isinstance(data.stream, CsvStream):
+        yield examples_csv(data, spec, columns, parts)
+        return
+    header = examples_csv(data, spec, columns, [])
+    yield header
+    for part in parts:
+        begin = 0
+        for x in iter_split_inputs(data, part.idx):
+            end = begin + len(x)
+            chunk = dataclasses.replace(data, inputs=x, targets={
+                c: data.targets[c][part.idx[begin:end]] for c in columns.values()})
+            outputs = {k: v[begin:end] for k, v in part.outputs.items()}
+            yield examples_csv(chunk, spec, columns, [SplitOutputs(
+                part.split, np.arange(len(x)), part.rows[begin:end], outputs)])[len(header):]
+            begin = end
 
 
 def split_reports(prepared: PreparedData, spec: ExperimentSpec, split: str,

@@ -24,6 +24,7 @@ from ftstudio.engine.datasets import (
     make_dataset,
     tokenise_split,
 )
+from ftstudio.engine.recipes import gradual_unfreeze_stages
 from ftstudio.engine.reporting import Reporter
 from ftstudio.engine.resume import (
     BEST_WEIGHTS,
@@ -49,6 +50,15 @@ class Phase:
     end: int
     lr_factor: float
     head_only: bool
+    top_blocks: int | None = None
+    """Gradual unfreezing: only the top this many blocks may learn (``None``: the mode's)."""
+    schedule: tuple[int, int] | None = None
+    """Epochs the learning-rate schedule spans, when it goes on across phases (with the
+    optimizer state of what already learned); ``None``: this phase's own epochs."""
+
+    def schedule_epochs(self) -> tuple[int, int]:
+        """The ``[first, end)`` epochs of this phase's learning-rate schedule."""
+        return self.schedule or (self.start, self.end)
 
 
 @dataclass
@@ -67,6 +77,7 @@ class Fit:
     images: dict[str, np.ndarray] = field(default_factory=dict)
     tokens: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     sample_weights: dict[str, np.ndarray] | None = None
+    devices: Any = None  # the DevicePlan (engine.devices): strategy, precision, XLA
 
 
 @dataclass
@@ -79,15 +90,23 @@ class FitOutcome:
     phase_index: int = 0
 
 
-def build(spec: ExperimentSpec, prepared: PreparedData, reporter: Reporter) -> Fit:
-    """Load the backbone, build the model and the data it trains on, saying each stage."""
-    from ftstudio.engine import backbones, heads
+def build(spec: ExperimentSpec, prepared: PreparedData, reporter: Reporter,
+          devices: Any = None) -> Fit:
+    """Load the backbone, build the model and the data it trains on, saying each stage.
 
-    reporter.status("Loading the backbone…")
-    backbone = backbones.load_backbone(spec.backbone, prepared.data.modality, reporter)
-    reporter.status(f"Building the model on {backbone.description}…")
-    set_seed(spec.training.seed)
-    model = heads.build_model(backbone, spec, prepared.output_sizes, prepared.feature_stats)
+    ``devices`` (a :class:`~ftstudio.engine.devices.DevicePlan`) says where the model lives.
+    """
+    from ftstudio.engine import backbones, heads
+    from ftstudio.engine.devices import in_plan_precision, model_scope
+
+    with model_scope(devices):
+        reporter.status("Loading the backbone…")
+        backbone = backbones.load_backbone(spec.backbone, prepared.data.modality, reporter)
+        backbone.model = in_plan_precision(backbone.model, devices)  # file models: float32
+        reporter.status(f"Building the model on {backbone.description}…")
+        set_seed(spec.training.seed)
+        model = heads.build_model(backbone, spec, prepared.output_sizes,
+                                  prepared.feature_stats)
     losses, loss_weights, metrics = heads.loss_and_metrics(spec, prepared.output_sizes)
     t = spec.training
     if prepared.data.modality == "image":
@@ -96,12 +115,13 @@ def build(spec: ExperimentSpec, prepared: PreparedData, reporter: Reporter) -> F
     tokens = _tokenise(prepared, backbone, reporter)
     has_val = len(prepared.splits["val"]) > 0
     val_ds = make_dataset(prepared, backbone, "val", t.batch_size, t.seed, False,
-                          images=images.get("val"), tokens=tokens.get("val")) \
+                          images=images.get("val"), tokens=tokens.get("val"),
+                          length_grouping=t.length_grouping) \
         if has_val else None
     steps = math.ceil(len(prepared.splits["train"]) / t.batch_size)
     monitor = t.monitor if has_val else t.monitor.removeprefix("val_")
     return Fit(model, backbone, losses, loss_weights, metrics, prepared, steps, monitor,
-               val_ds, images, tokens, sample_weights(spec, prepared))
+               val_ds, images, tokens, sample_weights(spec, prepared), devices)
 
 
 def _tokenise(prepared: PreparedData, backbone: Any,
@@ -123,6 +143,11 @@ def phases(spec: ExperimentSpec, backbone: Any) -> list[Phase]:
     """The recipe: head first, then fine-tune (``freeze.head_first_epochs``), or one phase."""
     t = spec.training
     first = spec.freeze.head_first_epochs
+    gradual = gradual_unfreeze_stages(spec, len(backbone.blocks)) \
+        if backbone.model is not None else []
+    if gradual:
+        return [Phase(name, start, end, 1.0, top == 0, top, (0, t.epochs))
+                for name, start, end, top in gradual]
     if first and backbone.model is not None:
         return [Phase("head", 0, first, 1.0, True),
                 Phase("fine-tune", first, t.epochs, spec.freeze.unfreeze_lr_factor, False)]
@@ -145,7 +170,7 @@ def fit_phases(run: RunFolder, spec: ExperimentSpec, fit: Fit, recipe: list[Phas
             continue
         restart = plan.good_epoch if plan.kind == "diverged" and plan.phase_index == i \
             else None
-        outcome = _fit_phase(run, spec, fit, i, phase, reporter, restart)
+        outcome, spec = _fit_phase_backing_off(run, spec, fit, i, phase, reporter, restart)
         if outcome.stopped or outcome.diverged:
             return outcome
         if i < len(recipe) - 1:
@@ -156,13 +181,22 @@ def fit_phases(run: RunFolder, spec: ExperimentSpec, fit: Fit, recipe: list[Phas
 
 def _compile(spec: ExperimentSpec, fit: Fit, phase: Phase) -> int:
     """Freeze and compile the model for ``phase``; returns the trainable parameter count."""
-    from ftstudio.engine import freezing
+    from ftstudio.engine import freezing, optimizers
+    from ftstudio.engine.devices import compile_options
 
+    previous = getattr(fit.model, "optimizer", None)
     trainable = freezing.apply_freeze(fit.model, fit.backbone, spec.freeze,
-                                      head_only=phase.head_only)
-    fit.model.compile(optimizer=make_optimizer(spec, fit.steps, phase.end - phase.start,
-                                               phase.lr_factor),
-                      loss=fit.losses, loss_weights=fit.loss_weights, metrics=fit.metrics)
+                                      head_only=phase.head_only, top_blocks=phase.top_blocks)
+    first, end = phase.schedule_epochs()
+    optimizer = optimizers.with_lr_factors(
+        make_optimizer(spec, fit.steps, end - first, phase.lr_factor),
+        optimizers.learning_rate_factors(fit.model, fit.backbone, spec.freeze))
+    fit.model.compile(optimizer=optimizer,
+                      loss=fit.losses, loss_weights=fit.loss_weights, metrics=fit.metrics,
+                      **compile_options(fit.devices, fit.steps))
+    if first < phase.start:  # the schedule and the moments go on from the last phase
+        optimizers.carry_state(previous, fit.model.optimizer, fit.model.trainable_variables,
+                               (phase.start - first) * fit.steps)
     return trainable
 
 
@@ -188,7 +222,7 @@ def _start_epoch(run: RunFolder, fit: Fit, i: int, phase: Phase,
     if start > phase.start:
         optimizer = fit.model.optimizer
         optimizer.build(fit.model.trainable_variables)
-        optimizer.iterations.assign((start - phase.start) * fit.steps)
+        optimizer.iterations.assign((start - phase.schedule_epochs()[0]) * fit.steps)
         saver = AtomicBackupAndRestore(str(backup))
         saver.set_model(fit.model)
         saver.save_now(start)
@@ -199,6 +233,7 @@ def _fit_phase(run: RunFolder, spec: ExperimentSpec, fit: Fit, i: int, phase: Ph
                reporter: Reporter, restart: int | None) -> FitOutcome:
     """Freeze, compile and fit one phase from where its backup (or a restart) says."""
     from ftstudio.engine.callbacks import ResumableEarlyStopping
+    from ftstudio.engine.devices import build_for_multi_worker
 
     t, model = spec.training, fit.model
     reporter.status(f"Compiling the model for phase '{phase.name}'…")
@@ -224,14 +259,64 @@ def _fit_phase(run: RunFolder, spec: ExperimentSpec, fit: Fit, i: int, phase: Ph
             "batch_size": t.batch_size, "initial_step": start * fit.steps,
             "trainable_params": int(trainable), "total_params": int(total_params)}
     callbacks, watcher = _callbacks(run, fit, i, reporter, info, t.batch_size, stopper)
-    train_ds = make_dataset(fit.prepared, fit.backbone, "train", t.batch_size, t.seed, True,
-                            images=fit.images.get("train"),
-                            sample_weights=fit.sample_weights, epochs=(start, phase.end),
-                            tokens=fit.tokens.get("train"))
+    from ftstudio.engine.feature_cache import head_training
+
+    cached = head_training(run, spec, fit, phase, reporter, callbacks, (start, phase.end))
+    if cached is not None:  # a frozen backbone: the head trains on its features, computed once
+        model, train_ds, val_ds = cached.model, cached.train_ds, cached.val_ds
+    else:
+        val_ds = fit.val_ds
+        train_ds = make_dataset(fit.prepared, fit.backbone, "train", t.batch_size, t.seed, True,
+                                images=fit.images.get("train"),
+                                sample_weights=fit.sample_weights, epochs=(start, phase.end),
+                                tokens=fit.tokens.get("train"),
+                                length_grouping=t.length_grouping)
     reporter.status("Compiling the training step (the first batch takes longest)…")
-    model.fit(train_ds, validation_data=fit.val_ds, epochs=phase.end, initial_epoch=start,
+    build_for_multi_worker(model, train_ds, fit.devices)
+    fit.model._initial_epoch = None  # a backup restored in an earlier phase set it: clear it
+    model.fit(train_ds, validation_data=val_ds, epochs=phase.end, initial_epoch=start,
               steps_per_epoch=fit.steps, callbacks=callbacks, shuffle=False, verbose=0)
     return FitOutcome(watcher.stopped_by_user, watcher.diverged, watcher.divergence, i)
+
+
+def _fit_phase_backing_off(run: RunFolder, spec: ExperimentSpec, fit: Fit, i: int,
+                           phase: Phase, reporter: Reporter,
+                           restart: int | None) -> tuple[FitOutcome, ExperimentSpec]:
+    """:func:`_fit_phase` in the device plan's strategy scope, backing off on out-of-memory.
+
+    When the device runs out of memory, halve the batch and continue from the phase's last
+    completed epoch (its backup), saying so.
+
+    Returns:
+        The outcome and the spec the phase ended with (its batch size maybe smaller).
+    """
+    import dataclasses
+
+    from ftstudio.engine.devices import is_out_of_memory, out_of_memory_batch, strategy_scope
+
+    initial = fit.model.get_weights()  # where a phase without a backup starts again
+    while True:
+        try:
+            with strategy_scope(fit.devices):
+                return _fit_phase(run, spec, fit, i, phase, reporter, restart), spec
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            t = spec.training
+            batch = out_of_memory_batch(t.batch_size)
+            done = backup_epoch(run.backup_dir / f"phase{i}")
+            reporter.warning(f"Out of device memory with batch {t.batch_size}: continuing with "
+                             f"batch {batch} from epoch {(done or phase.start) + 1}")
+            spec = dataclasses.replace(spec, training=dataclasses.replace(t, batch_size=batch))
+            fit.steps = math.ceil(len(fit.prepared.splits["train"]) / batch)
+            if fit.val_ds is not None:
+                fit.val_ds = make_dataset(fit.prepared, fit.backbone, "val", batch, t.seed,
+                                          False, images=fit.images.get("val"),
+                                          tokens=fit.tokens.get("val"),
+                                          length_grouping=t.length_grouping)
+            if done is None and restart is None:
+                fit.model.set_weights(initial)
+            restart = restart if done is None else None  # else the backup holds the restart
 
 
 def _callbacks(run: RunFolder, fit: Fit, i: int, reporter: Reporter, info: dict[str, Any],
@@ -241,9 +326,11 @@ def _callbacks(run: RunFolder, fit: Fit, i: int, reporter: Reporter, info: dict[
         AtomicBackupAndRestore,
         BestCheckpoint,
         HistoryLogger,
+        PauseGate,
         ReporterCallback,
         RunWatch,
     )
+    from ftstudio.engine.lora import ReviveAdapters, lora_layers
 
     watcher = ReporterCallback(reporter, info, batch_size)
 
@@ -256,8 +343,10 @@ def _callbacks(run: RunFolder, fit: Fit, i: int, reporter: Reporter, info: dict[
                        best_so_far(run, fit.monitor), skip=diverged),
         AtomicBackupAndRestore(str(run.backup_dir / f"phase{i}"), skip=diverged,
                                save_freq="epoch", delete_checkpoint=False),
+        *([ReviveAdapters()] if lora_layers(fit.model) else []),  # after the restore
         *([stopper] if stopper is not None else []),
         watcher,
+        PauseGate(reporter, run),  # after the watcher: the batch held at is reported
         RunWatch(run),
     ]
     return callbacks, watcher

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
+from ftstudio.engine.lora import keep_only_adapters
 from ftstudio.errors import SpecError
 from ftstudio.spec import FreezeSpec
 
@@ -54,14 +55,20 @@ def _walk(model: keras.Model, depth: int = 0,
             yield from _walk(layer, depth + 1, trainable)
 
 
-def _all_sublayers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+def walk_layers(model: keras.Model) -> Iterator[tuple[keras.layers.Layer, int]]:
+    """Yield ``(layer, depth)`` for every layer, nested models opened, parents first."""
+    for layer, depth, _ in _walk(model):
+        yield layer, depth
+
+
+def all_sublayers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
     """Return ``layer`` and every layer tracked inside it, at any depth."""
     flatten = getattr(layer, "_flatten_layers", None)
     if flatten is not None:
         return list(flatten(include_self=True, recursive=True))
     found = [layer]  # pragma: no cover - Keras 3 always has _flatten_layers
     for sub in getattr(layer, "layers", []):
-        found.extend(_all_sublayers(sub))
+        found.extend(all_sublayers(sub))
     return found
 
 
@@ -153,7 +160,7 @@ def set_trainable(layer: keras.layers.Layer, value: bool) -> None:
     that were frozen one by one.
     """
     setter = keras.layers.Layer.trainable.fset
-    for sub in _all_sublayers(layer):
+    for sub in all_sublayers(layer):
         setter(sub, bool(value))
 
 
@@ -164,7 +171,7 @@ def freeze_batch_norm(layer: keras.layers.Layer) -> int:
         How many BatchNormalization layers were found.
     """
     count = 0
-    for sub in _all_sublayers(layer):
+    for sub in all_sublayers(layer):
         if isinstance(sub, keras.layers.BatchNormalization):
             keras.layers.Layer.trainable.fset(sub, False)
             count += 1
@@ -172,7 +179,7 @@ def freeze_batch_norm(layer: keras.layers.Layer) -> int:
 
 
 def apply_freeze(model: keras.Model, backbone: Backbone, freeze: FreezeSpec,
-                 head_only: bool = False) -> int:
+                 head_only: bool = False, top_blocks: int | None = None) -> int:
     """Set which layers of ``model`` learn.
 
     Modes: ``all`` freezes the whole backbone (linear probe); ``none`` trains all of it;
@@ -180,7 +187,8 @@ def apply_freeze(model: keras.Model, backbone: Backbone, freeze: FreezeSpec,
     rest (0 = like ``all``); ``layers`` trains everything except the layers that
     ``freeze.layers`` maps to ``false`` (names from :func:`describe_layers`, any depth).
     Head layers (everything outside the backbone) always learn and backbone
-    BatchNormalization layers never do. Recompile the model afterwards.
+    BatchNormalization layers never do. In a backbone with LoRA adapters only the adapters
+    of the layers the mode lets learn do. Recompile the model afterwards.
 
     Args:
         model: the model from ``build_model`` over ``backbone``.
@@ -188,6 +196,8 @@ def apply_freeze(model: keras.Model, backbone: Backbone, freeze: FreezeSpec,
         freeze: the freezing spec.
         head_only: freeze the whole backbone whatever the mode (phase 1 of the two-phase
             recipe).
+        top_blocks: also freeze every block but the top ``top_blocks`` (a stage of gradual
+            unfreezing); ``None`` leaves the mode as it is.
 
     Returns:
         The trainable parameter count afterwards.
@@ -208,7 +218,10 @@ def apply_freeze(model: keras.Model, backbone: Backbone, freeze: FreezeSpec,
     elif freeze.mode != "none":
         raise SpecError(f"freeze.mode '{freeze.mode}' is unknown: use all, none, last_n "
                         f"or layers")
+    if top_blocks is not None and not head_only:
+        _freeze_last_n(base, backbone.blocks, top_blocks)
     freeze_batch_norm(base)
+    keep_only_adapters(base)
     _freeze_unused_pooler(model, base)
     return count_params(model)[0]
 

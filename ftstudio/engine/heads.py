@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from ftstudio.engine.augment import AUGMENT_LAYER_NAME, apply_augmentation
 from ftstudio.engine.backbones import Backbone
 from ftstudio.engine.freezing import freeze_batch_norm
 from ftstudio.engine.layers import ClsPooling, ImagePreprocess, MaskedMeanPooling
@@ -133,7 +134,7 @@ def build_model(backbone: Backbone, spec: ExperimentSpec, output_sizes: dict[str
     if backbone.modality == "text":
         inputs, features = _text_trunk(backbone, spec, head)
     elif backbone.modality == "image":
-        inputs, features = _image_trunk(backbone, head)
+        inputs, features = _image_trunk(backbone, head, spec)
     else:
         inputs, features = _tabular_trunk(backbone, spec, feature_stats)
 
@@ -188,7 +189,7 @@ def _model_name(name: str) -> str:
 
 def _taken_names(inputs: Any, backbone: Backbone) -> set[str]:
     taken = {"head_dropout", "image_preprocess", "normalization", "pooling", "flatten",
-             IMAGE_INPUT_NAME, FEATURES_INPUT_NAME}
+             IMAGE_INPUT_NAME, FEATURES_INPUT_NAME, AUGMENT_LAYER_NAME}
     if isinstance(inputs, dict):
         taken.update(inputs)
     if backbone.model is not None:
@@ -207,6 +208,8 @@ def _text_trunk(backbone: Backbone, spec: ExperimentSpec,
                         f"'mean', 'cls' or 'pooled' (or 'auto')")
     length = getattr(backbone.preprocessor, "sequence_length", None) or \
         spec.backbone.sequence_length
+    if spec.training.length_grouping:  # batches padded to their own longest text
+        length = None
     inputs = {key: keras.Input(shape=(length,), name=key,
                                dtype="bool" if key == "padding_mask" else "int32")
               for key in model.input}
@@ -233,7 +236,8 @@ def _text_trunk(backbone: Backbone, spec: ExperimentSpec,
     return inputs, keras.layers.GlobalAveragePooling1D(name="pooling")(sequence)
 
 
-def _image_trunk(backbone: Backbone, head: HeadSpec) -> tuple[Any, Any]:
+def _image_trunk(backbone: Backbone, head: HeadSpec,
+                 spec: ExperimentSpec) -> tuple[Any, Any]:
     model = backbone.model
     if model is None or backbone.image_shape is None:
         raise SpecError("image data needs an image backbone (e.g. MobileNetV2)")
@@ -246,7 +250,8 @@ def _image_trunk(backbone: Backbone, head: HeadSpec) -> tuple[Any, Any]:
         raise SpecError(f"backbone.preprocessing '{backbone.preprocessing}' needs RGB images; "
                         f"this backbone takes {channels} channel(s)")
     image = keras.Input(shape=backbone.image_shape, dtype="float32", name=IMAGE_INPUT_NAME)
-    x = ImagePreprocess(backbone.preprocessing, name="image_preprocess")(image)
+    x = apply_augmentation(spec, image)  # raw pixels, training only (engine.augment)
+    x = ImagePreprocess(backbone.preprocessing, name="image_preprocess")(x)
     x = model(x)
     if isinstance(x, (dict, list, tuple)):
         raise SpecError("this image backbone gives several outputs; cut it at one layer with "

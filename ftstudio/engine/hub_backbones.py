@@ -19,6 +19,7 @@ from ftstudio.engine.backbone_base import (
     is_network_error,
     unknown_name_message,
 )
+from ftstudio.engine.lora import enable_lora
 from ftstudio.engine.model_files import converter_preprocessing, first_line
 from ftstudio.engine.reporting import Reporter
 from ftstudio.errors import BackboneError, SpecError
@@ -96,6 +97,7 @@ def load_hub_handle(handle: str, spec: BackboneSpec, modality: Modality, rep: Re
     except Exception as exc:  # noqa: BLE001 - every failure becomes one clear message
         raise BackboneError(_hub_error(handle, label, local, exc)) from exc
     _check_kind(model, modality, label)
+    enable_lora(model, spec.lora_rank, label)
     if modality == "text":
         return _text_backbone(model, handle, spec, label)
     preprocessing: str = spec.preprocessing

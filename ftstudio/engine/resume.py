@@ -40,8 +40,8 @@ from ftstudio.engine.runs import (
 from ftstudio.errors import RunError, SpecError
 from ftstudio.spec import ExperimentSpec
 
-__all__ = ["BEST_WEIGHTS", "FINAL_WEIGHTS", "LAST_GOOD_WEIGHTS", "ResumePlan", "open_run",
-           "phase_marker", "trim_history"]
+__all__ = ["BEST_WEIGHTS", "EXTEND_STATE", "FINAL_WEIGHTS", "LAST_GOOD_WEIGHTS", "ResumePlan",
+           "keep_extend_state", "open_run", "phase_marker", "trim_history"]
 
 BEST_WEIGHTS = "best_weights.npz"
 """The best epoch's weights while a run trains (removed when it ends)."""
@@ -50,6 +50,9 @@ FINAL_WEIGHTS = "final_weights.npz"
 LAST_GOOD_WEIGHTS = "last_good_weights.npz"
 """The weights of the last epoch before a divergence (a diverged run resumes from them)."""
 LEFTOVERS = (BEST_WEIGHTS, FINAL_WEIGHTS, LAST_GOOD_WEIGHTS)
+EXTEND_STATE = "extend"
+"""What a finished run keeps for ``ftstudio extend``: its last phase's last backup (weights,
+optimizer variables and random state of the last epoch) as ``extend/phase<i>/``."""
 
 _FREE_TO_CHANGE = ("description", "export.")
 """Spec keys a resumed run may change without changing what it computes."""
@@ -215,6 +218,22 @@ def _refuse_changes(run: RunFolder, changed: list[str]) -> None:
         raise RunError(f"--resume continues {run.path.name} with the spec it was started with, "
                        f"but this spec differs in {', '.join(real[:5])}; resume with "
                        f"{run.file('spec.json')}, or train into a new --out")
+
+
+def keep_extend_state(run: RunFolder, last_phase: int) -> None:
+    """Keep the last phase's backup of an ending run as its :data:`EXTEND_STATE` (or none).
+
+    The backup holds the last epoch's weights and optimizer state, which extending the run
+    continues from; an earlier state is replaced.
+    """
+    import shutil
+
+    kept = run.file(EXTEND_STATE)
+    shutil.rmtree(kept, ignore_errors=True)
+    backup = run.backup_dir / f"phase{last_phase}"
+    if (backup / "latest.weights.h5").is_file():
+        kept.mkdir(parents=True, exist_ok=True)
+        backup.replace(kept / backup.name)
 
 
 def trim_history(run: RunFolder, keep: int) -> None:

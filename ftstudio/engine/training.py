@@ -35,8 +35,10 @@ from ftstudio.engine.artifacts import (
     save_text_preprocessor,
 )
 from ftstudio.engine.datasets import PreparedData, prepare_data
-from ftstudio.engine.evaluation import evaluate_model
+from ftstudio.engine.devices import plan_devices
+from ftstudio.engine.evaluation import evaluate_model_chunks, write_predictions
 from ftstudio.engine.export import export_after_training
+from ftstudio.engine.memory_estimate import check_fit_memory
 from ftstudio.engine.reporting import BaseReporter, Reporter
 from ftstudio.engine.resume import (
     BEST_WEIGHTS,
@@ -44,6 +46,7 @@ from ftstudio.engine.resume import (
     LAST_GOOD_WEIGHTS,
     LEFTOVERS,
     ResumePlan,
+    keep_extend_state,
     open_run,
     phase_marker,
 )
@@ -149,9 +152,12 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
     from ftstudio.engine.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
+    devices = plan_devices(spec.training)  # first: a multi-worker strategy must precede any op
+    reporter.status(devices.describe())
     set_seed(spec.training.seed)
-    run.write_json("env.json", environment(spec.training.seed))
-    fit = fitting.build(spec, prepared, reporter)
+    run.write_json("env.json", environment(spec.training.seed, devices))
+    fit = fitting.build(spec, prepared, reporter, devices)
+    check_fit_memory(spec, fit, reporter)  # a warning before a run that will not fit
     faults.point("built")
     recipe = fitting.phases(spec, fit.backbone)
     if plan.kind == "evaluate":
@@ -175,12 +181,17 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
 
 
 def _remove_leftovers(run: RunFolder, n_phases: int) -> None:
-    """Delete what only an unfinished run needs (kept weights, phase markers, backups)."""
+    """Delete what only an unfinished run needs (kept weights, phase markers, backups).
+
+    The last phase's backup is kept as ``extend/`` (what ``ftstudio extend`` continues from).
+    """
+    keep_extend_state(run, n_phases - 1)
     for name in LEFTOVERS:
         run.file(name).unlink(missing_ok=True)
     for i in range(n_phases):
         phase_marker(run, i).unlink(missing_ok=True)
     shutil.rmtree(run.backup_dir, ignore_errors=True)
+    shutil.rmtree(run.file("cache"), ignore_errors=True)  # large feature caches (feature_cache)
 
 
 def _prepare(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
@@ -272,8 +283,8 @@ def _evaluate_and_save(run: RunFolder, spec: ExperimentSpec, fit: fitting.Fit,
     """
     faults.point("evaluating")
     reporter.status("Evaluating on the validation and test splits…")
-    metrics, evaluation, predictions = evaluate_model(fit.model, prepared, fit.backbone, spec,
-                                                      images)
+    metrics, evaluation, predictions = evaluate_model_chunks(fit.model, prepared, fit.backbone,
+                                                             spec, images)
     overflowed = sorted(k for k, v in metrics.items() if k.endswith("loss")
                         and not math.isfinite(v))
     if overflowed:
@@ -281,7 +292,7 @@ def _evaluate_and_save(run: RunFolder, spec: ExperimentSpec, fit: fitting.Fit,
                          f"outputs are out of range; lower training.learning_rate and retrain")
     run.write_json("metrics.json", metrics)
     run.write_json("evaluation.json", evaluation)
-    atomic_write_text(run.file("predictions.csv"), predictions)
+    write_predictions(run.file("predictions.csv"), predictions)  # chunk by chunk
     run.update_status(phase="saving")
     faults.point("saving")
     reporter.status("Saving the model…")
@@ -290,7 +301,8 @@ def _evaluate_and_save(run: RunFolder, spec: ExperimentSpec, fit: fitting.Fit,
     save_run_model(run, fit.model)
     from ftstudio.engine.baseline import record_baseline  # before vs after (metrics.json)
 
-    metrics.update(record_baseline(run, spec, prepared, fit.backbone, images, reporter))
+    if prepared.data.stream is None:  # streamed data: no pass holding every example's features
+        metrics.update(record_baseline(run, spec, prepared, fit.backbone, images, reporter))
     if final and (spec.export.dir or any(fmt != "keras" for fmt in spec.export.formats)):
         faults.point("export")
         export_after_training(run.path, spec.export, reporter)

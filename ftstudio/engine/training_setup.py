@@ -16,6 +16,7 @@ from ftstudio.errors import SpecError
 
 if TYPE_CHECKING:
     from ftstudio.engine.datasets import PreparedData
+    from ftstudio.engine.devices import DevicePlan
     from ftstudio.spec import ExperimentSpec
 
 __all__ = ["class_weights", "environment", "make_optimizer", "sample_weights", "set_seed"]
@@ -96,8 +97,8 @@ def sample_weights(spec: ExperimentSpec, prepared: PreparedData) -> dict[str, np
     return {name: np.array([cw[int(c)] for c in y_train], dtype=np.float32)}
 
 
-def environment(seed: int) -> dict[str, Any]:
-    """Versions, device and seed, for ``env.json``."""
+def environment(seed: int, devices: DevicePlan | None = None) -> dict[str, Any]:
+    """Versions, device and seed, for ``env.json`` (``devices``: where and how it trains)."""
     import keras
     import tensorflow as tf
 
@@ -108,6 +109,8 @@ def environment(seed: int) -> dict[str, Any]:
            "tensorflow": tf.__version__, "keras": keras.__version__,
            "platform": platform.platform(), "seed": seed,
            "device": "GPU: " + ", ".join(gpus) if gpus else "CPU", "cpu_count": os.cpu_count()}
+    if devices is not None:
+        env["device"], env["devices"] = devices.device, devices.to_json()
     try:
         import keras_hub
 

@@ -14,6 +14,7 @@ from ftstudio.errors import SpecError
 from ftstudio.spec.parsing import JsonSpecMixin, make_paths_absolute
 from ftstudio.spec.parts import (
     SPEC_VERSION,
+    AugmentSpec,
     BackboneSpec,
     DataSpec,
     ExportSpec,
@@ -38,6 +39,7 @@ class ExperimentSpec(JsonSpecMixin):
     freeze: FreezeSpec = field(default_factory=FreezeSpec)
     training: TrainSpec = field(default_factory=TrainSpec)
     export: ExportSpec = field(default_factory=ExportSpec)
+    augment: AugmentSpec = field(default_factory=AugmentSpec)
 
     def resolved(self, base: Path) -> ExperimentSpec:
         """Return a copy whose relative file paths are made absolute against ``base``."""
@@ -74,6 +76,7 @@ class ExperimentSpec(JsonSpecMixin):
         _check_backbone(self.backbone)
         _check_head(self.head, self.data)
         _check_freeze_and_training(self.freeze, self.training)
+        _check_augment(self.augment)
 
 
 def _check_data(d: DataSpec) -> None:
@@ -158,3 +161,10 @@ def _check_freeze_and_training(f: FreezeSpec, t: TrainSpec) -> None:
                         f"name to weight, got '{t.class_weight}'")
     if t.step_epochs < 1:
         raise SpecError("training.step_epochs must be at least 1")
+
+
+def _check_augment(a: AugmentSpec) -> None:
+    for key in ("rotation", "zoom", "translation", "contrast", "brightness"):
+        value = getattr(a, key)
+        if not 0 <= value < 1:
+            raise SpecError(f"augment.{key} must be in [0, 1) (0 = off), got {value}")

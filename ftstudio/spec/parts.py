@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
-    "SPEC_VERSION", "BackboneSource", "BackboneSpec", "DataSpec", "ExportFormat", "ExportSpec",
-    "FreezeMode", "FreezeSpec", "HeadSpec", "LayerSpec", "LayerType", "Optimizer",
-    "OutputActivation", "OutputSpec", "POOLINGS_BY_MODALITY", "Pooling", "Preprocessing",
-    "Schedule", "Task", "TrainSpec",
+    "SPEC_VERSION", "AugmentSpec", "BackboneSource", "BackboneSpec", "DataSpec", "ExportFormat",
+    "ExportSpec", "Flip", "FreezeMode", "FreezeSpec", "HeadSpec", "LayerSpec", "LayerType",
+    "Optimizer", "OutputActivation", "OutputSpec", "POOLINGS_BY_MODALITY", "Pooling",
+    "Preprocessing", "Schedule", "Streaming", "Task", "TrainSpec",
 ]
 
 SPEC_VERSION = 1
@@ -35,6 +35,8 @@ Task = Literal["classification", "regression"]
 OutputActivation = Literal["auto", "softmax", "sigmoid", "linear"]
 ExportFormat = Literal["keras", "savedmodel", "tflite", "onnx"]
 Preprocessing = Literal["auto", "none", "scale_0_1", "scale_-1_1", "caffe", "torch"]
+Flip = Literal["none", "horizontal", "vertical", "horizontal_and_vertical"]
+Streaming = Literal["auto", "on", "off"]
 
 
 @dataclass
@@ -61,6 +63,10 @@ class DataSpec:
     """CSV encoding; ``None`` tries UTF-8 and falls back (and says which it used)."""
     delimiter: str | None = None
     """CSV delimiter; ``None`` sniffs it."""
+    streaming: Streaming = "auto"
+    """Train without holding every example in memory: ``on``, ``off``, or ``auto`` (on for a
+    CSV over 200 MB or an image folder of over 20,000 files; the thresholds are in
+    ``engine/data/streaming.py``). The split is the same either way."""
 
 
 @dataclass
@@ -85,6 +91,9 @@ class BackboneSpec:
     """``[height, width]`` images are resized to; ``None`` takes the backbone's own."""
     preprocessing: Preprocessing = "auto"
     """Pixel scaling for image backbones; ``auto`` picks the architecture's own."""
+    lora_rank: int = 0
+    """LoRA adapters of this rank on a keras-hub backbone's attention (0 = off): only the
+    adapters (and the head) learn; the saved model has them merged in."""
 
 
 @dataclass
@@ -139,6 +148,15 @@ class FreezeSpec:
     """Two-phase recipe: train only the head this many epochs first (0 = off)."""
     unfreeze_lr_factor: float = 0.1
     """Learning-rate multiplier for the second phase of the two-phase recipe."""
+    lr_multipliers: dict[str, float] = field(default_factory=dict)
+    """Discriminative learning rates: ``block or layer name -> factor`` on the rate of that
+    block's updates (0 = the block does not move; the head is 1 unless named)."""
+    layer_decay: float = 1.0
+    """Layer-wise rate decay: the top backbone block learns at this factor, each block below
+    at one more power of it (1 = off; e.g. 0.8). ``lr_multipliers`` multiply on top."""
+    gradual_unfreeze_epochs: int = 0
+    """Gradual unfreezing: train the head alone, then unfreeze one more block from the top
+    every this many epochs, keeping the optimizer state of what already learns (0 = off)."""
 
 
 @dataclass
@@ -169,6 +187,47 @@ class TrainSpec:
     baseline: bool = True
     """Classification (and regression) runs also fit a linear probe on the frozen pretrained
     features (same split and seed) so the run shows what fine-tuning added; ``false`` skips it."""
+    cache_features: Literal["auto", "off"] = "auto"
+    """``auto``: while the backbone is frozen (and images are not augmented) run it once over
+    the data and train the head on the stored features; ``off``: run it every epoch."""
+    devices: Literal["auto", "cpu", "gpu", "all_gpus"] = "auto"
+    """``auto``: a GPU when there is one, else the CPU; ``cpu``; ``gpu`` (refused without one);
+    ``all_gpus``: ``MirroredStrategy`` over every local GPU. With ``TF_CONFIG`` set the run is
+    one worker of a ``MultiWorkerMirroredStrategy`` whatever this says."""
+    mixed_precision: Literal["auto", "on", "off"] = "auto"
+    """``mixed_float16`` layers with float32 outputs; ``auto``: on a GPU with tensor cores."""
+    jit_compile: Literal["auto", "on", "off"] = "auto"
+    """XLA-compiled training step; ``auto``: on a GPU."""
+    steps_per_execution: int = 0
+    """Training steps per call into the device (0 = auto: up to 32 on a GPU, 1 on a CPU); the
+    largest divisor of the steps per epoch not above it is used."""
+    length_grouping: bool = False
+    """Text: batch examples of similar length together and pad each batch only to its longest
+    example (rounded up to a few lengths), so short texts cost less; the saved model then
+    takes token arrays of any length up to ``backbone.sequence_length``."""
+
+
+@dataclass
+class AugmentSpec:
+    """Image augmentation: random changes to the training images, inside the model.
+
+    Active only while training (the layers pass images through unchanged at evaluation,
+    prediction and in exports), seeded by ``training.seed``. Any factor above 0 turns the
+    feature cache off (the backbone sees new pixels every epoch). Ignored for text and tables.
+    """
+
+    flip: Flip = "none"
+    """Random mirroring: ``horizontal``, ``vertical``, ``horizontal_and_vertical`` or ``none``."""
+    rotation: float = 0.0
+    """Random rotation up to this fraction of a full turn either way (0.05 = ±18°; 0 = off)."""
+    zoom: float = 0.0
+    """Random zoom in or out up to this fraction of the size (0.1 = ±10 %; 0 = off)."""
+    translation: float = 0.0
+    """Random shift up to this fraction of the height and width (0 = off)."""
+    contrast: float = 0.0
+    """Random contrast factor in ``[1 - x, 1 + x]`` (0 = off)."""
+    brightness: float = 0.0
+    """Random brightness shift up to this fraction of the pixel range (0 = off)."""
 
 
 @dataclass

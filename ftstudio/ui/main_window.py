@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         self.train_page.showEvaluation.connect(self._on_show_evaluation)
         self.runs_page.runOpened.connect(self._on_run_opened)
         self.runs_page.specRequested.connect(self._on_spec_requested)
+        self.runs_page.extendRequested.connect(self._on_extend_requested)
         self.menu_actions.stop_training.triggered.connect(self.train_page.stop)
         self.library_page.entriesChanged.connect(self.model_page.set_library_entries)
         self.model_page.set_library_entries(self.library_page.entries())
@@ -223,6 +224,7 @@ class MainWindow(QMainWindow):
     def _on_engine_ready(self, info: EngineInfo) -> None:
         self.finish_setup()
         self.model_page.set_backbones(info.backbones)
+        self.train_page.device_line.show_machine(info.device)
         self.show_status(f"Engine ready ({info.seconds:.1f} s)")
         if not self._closing:
             engine_calls.prewarm_training()
@@ -285,7 +287,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self.export_page.set_run(outcome.run_dir)
-        self.runs_page.refresh()
+        # the runs list is refreshed once, on runEnded (which follows every runFinished)
         self.runs_page.open_run(outcome.run_dir, purpose="quiet")
 
     @Slot(str)
@@ -301,6 +303,11 @@ class MainWindow(QMainWindow):
         if switch:
             self.train_page.show_history(details.history, details.name)
             self.go_to("evaluate")
+
+    @Slot(str)
+    def _on_extend_requested(self, run_dir: str) -> None:
+        self.go_to("train")
+        self.train_page.ask_and_extend(run_dir)
 
     @Slot(object)
     def _on_spec_requested(self, details: RunDetails) -> None:

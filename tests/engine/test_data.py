@@ -17,6 +17,7 @@ from ftstudio.engine.data import (
     class_counts,
     load_data,
     load_images,
+    positions_of,
     preview_table,
     read_table,
     split_indices,
@@ -417,6 +418,14 @@ def test_split_sizes_sorted_disjoint_and_deterministic() -> None:
     assert not all(np.array_equal(a[k], c[k]) for k in a)
     assert np.bincount(y[a["test"]], minlength=3).tolist() == [5, 3, 2]   # stratified
     assert np.bincount(y[a["val"]], minlength=3).tolist() == [5, 3, 2]
+
+
+def test_positions_of_saved_row_ids() -> None:
+    ids = np.array([1, 2, 5, 7, 9], dtype=np.int64)
+    np.testing.assert_array_equal(positions_of(ids, [9, 1, 3, 7]), [0, 3, 4])
+    np.testing.assert_array_equal(positions_of(np.array([3, 1, 2]), [1, 3]), [0, 1])
+    assert positions_of(ids, []).size == 0 and positions_of(ids[:0], [1]).size == 0
+    assert positions_of(ids, [4]).dtype == np.int64
 
 
 def test_split_zero_fractions_and_tiny_data() -> None:

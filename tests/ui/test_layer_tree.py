@@ -108,3 +108,30 @@ def test_head_and_batchnorm_rows_are_not_checkable(model: LayerTreeModel) -> Non
 def test_format_params() -> None:
     assert [format_params(n) for n in (12, 1_536, 1_774_464, 22_713_216)] == \
         ["12", "1.5K", "1.77M", "22.7M"]
+
+
+def test_rate_column_shows_layer_decay_and_edits_block_multipliers(
+        qtbot, model: LayerTreeModel) -> None:
+    from ftstudio.ui.widgets.layer_tree import COL_RATE
+
+    model.set_rates({}, 0.5)
+    backbone = model.index(0, COL_NAME)
+    emb, layer0, layer1 = (model.index(r, COL_NAME, backbone) for r in range(3))
+    rates = [i.siblingAtColumn(COL_RATE).data() for i in (emb, layer0, layer1)]
+    assert rates == ["0.125", "0.25", "0.5"]  # three blocks: 0.5 ** 3, ** 2, ** 1
+    head_label = model.index(1, COL_NAME, model.index(1, COL_NAME))
+    assert head_label.siblingAtColumn(COL_RATE).data() == "1"
+    bn = model.index(1, COL_RATE, layer1)
+    assert bn.data() is None and not model.flags(bn) & Qt.ItemFlag.ItemIsEditable
+    cell = emb.siblingAtColumn(COL_RATE)
+    assert model.flags(cell) & Qt.ItemFlag.ItemIsEditable
+    with qtbot.waitSignal(model.ratesEdited):
+        assert model.setData(cell, 0.0, Qt.ItemDataRole.EditRole)
+    assert model.rate_multipliers() == {"embeddings": 0.0}
+    token = model.index(0, COL_RATE, emb)
+    assert token.data() == "0" and token.data(Qt.ItemDataRole.EditRole) == 0.0
+    assert not model.setData(cell, -1.0, Qt.ItemDataRole.EditRole)  # refused
+    assert model.setData(layer1.siblingAtColumn(COL_RATE), "2", Qt.ItemDataRole.EditRole)
+    assert layer1.siblingAtColumn(COL_RATE).data() == "1"  # 0.5 decay x 2
+    assert model.setData(cell, 1.0, Qt.ItemDataRole.EditRole)  # back to the default
+    assert model.rate_multipliers() == {"transformer_layer_1": 2.0}

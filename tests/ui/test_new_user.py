@@ -134,7 +134,8 @@ def test_start_waits_for_usable_data_and_settings_are_offered(qtbot, window, tab
     w.go_to("train")
     shot(w, "12_recipe_offer")
     t.form.offer.use_btn.click()
-    assert (tr.optimizer, tr.learning_rate) == ("adamw", 5e-5)
+    assert (tr.optimizer, tr.learning_rate) == ("adamw", 2e-4)
+    assert w.project.spec.freeze.layer_decay == 0.8
     assert t.form.offer.isHidden()
     assert w.project.spec.name.startswith("reviews")
 

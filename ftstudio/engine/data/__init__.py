@@ -14,7 +14,9 @@ line 1). ``LoadedData.row_ids`` count data lines instead (1 = the first line aft
 
 The package's modules, bottom to top: ``labels`` (LoadedData and the label rules), ``tables``
 (reading CSV files), ``csv_loader`` and ``images`` (a spec's CSV file or image folder
--> LoadedData), ``splits``. Import the names from ``ftstudio.engine.data``.
+-> LoadedData), ``streaming`` and ``csv_scan`` (streamed data: the first pass over a CSV too
+large for memory, reading its splits back in chunks), ``splits``. Import the names from
+``ftstudio.engine.data``.
 
 No TensorFlow here. pandas, scikit-learn and Pillow are imported inside the functions that
 need them, so importing this package costs only numpy.
@@ -32,9 +34,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftstudio.engine.data.csv_loader import load_csv
+from ftstudio.engine.data.csv_scan import scan_csv
 from ftstudio.engine.data.images import IMAGE_EXTENSIONS, load_image_folder, load_images
 from ftstudio.engine.data.labels import LoadedData, class_counts
-from ftstudio.engine.data.splits import split_indices
+from ftstudio.engine.data.splits import positions_of, split_indices
+from ftstudio.engine.data.streaming import (
+    STREAM_CSV_BYTES,
+    STREAM_IMAGE_FILES,
+    CsvStream,
+    ImageStream,
+    feature_stats,
+    is_streamed,
+    iter_split_inputs,
+    streaming_wanted,
+)
 from ftstudio.engine.data.tables import preview_table, read_table
 from ftstudio.errors import DataError
 
@@ -44,17 +57,27 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "STREAM_CSV_BYTES",
+    "STREAM_IMAGE_FILES",
+    "CsvStream",
+    "ImageStream",
     "LoadedData",
     "class_counts",
+    "feature_stats",
+    "is_streamed",
+    "iter_split_inputs",
     "load_data",
     "load_images",
+    "positions_of",
     "preview_table",
     "read_table",
     "split_indices",
+    "streaming_wanted",
 ]
 
 
-def load_data(spec: ExperimentSpec, reporter: Reporter | None = None) -> LoadedData:
+def load_data(spec: ExperimentSpec, reporter: Reporter | None = None,
+              stream: bool = False) -> LoadedData:
     """Load and validate the data an experiment spec points at.
 
     Text CSVs give an object array of strings, numeric CSVs a float32 matrix of the feature
@@ -65,6 +88,10 @@ def load_data(spec: ExperimentSpec, reporter: Reporter | None = None) -> LoadedD
     Args:
         spec: the experiment; only ``spec.data`` and ``spec.head.outputs`` are read.
         reporter: told ``status`` once and every warning; optional.
+        stream: stream the data when ``data.streaming`` says so (training does; see
+            :mod:`~ftstudio.engine.data.streaming`): a CSV is checked in one chunked pass
+            and its ``inputs`` left empty (``stream`` says how to read them back), an image
+            folder's images are not decoded up front. Same rows, labels and warnings.
 
     Returns:
         The loaded data; its ``warnings`` are also sent to ``reporter.warning``.
@@ -83,8 +110,12 @@ def load_data(spec: ExperimentSpec, reporter: Reporter | None = None) -> LoadedD
                         "(a folder of class folders)")
     if reporter is not None:
         reporter.status(f"Loading data from {Path(source).name}…")
+    streamed = stream and streaming_wanted(spec)
     if modality == "image":
-        data = load_image_folder(spec, reporter)
+        data = load_image_folder(spec, reporter, decode=not streamed)
+        data.stream = ImageStream() if streamed else None
+    elif streamed:
+        data = scan_csv(spec, modality, reporter)
     else:
         data = load_csv(spec, modality)
     if reporter is not None:

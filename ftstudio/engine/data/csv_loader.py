@@ -87,11 +87,17 @@ def _warn_huge_texts(texts: np.ndarray, lines: np.ndarray, column: str, name: st
     if not len(huge):
         return
     biggest = int(huge[np.argmax(sizes[huge])])
-    warns.append(f"{plural(len(huge), 'text')} in '{column}' of {name} "
-                 f"{'is' if len(huge) == 1 else 'are'} over {HUGE_TEXT_CHARS:,} characters "
-                 f"(the longest, line {lines[biggest]}, has {int(sizes[biggest]):,}); a model "
-                 f"reads only its first few hundred tokens, so the rest only costs memory "
-                 f"(about twice its size while training): shorten or split such fields.")
+    warns.append(huge_text_warning(len(huge), column, name, int(lines[biggest]),
+                                   int(sizes[biggest])))
+
+
+def huge_text_warning(count: int, column: str, name: str, line: int, size: int) -> str:
+    """The warning about ``count`` texts over :data:`HUGE_TEXT_CHARS` (the longest at ``line``)."""
+    return (f"{plural(count, 'text')} in '{column}' of {name} "
+            f"{'is' if count == 1 else 'are'} over {HUGE_TEXT_CHARS:,} characters "
+            f"(the longest, line {line}, has {size:,}); a model "
+            f"reads only its first few hundred tokens, so the rest only costs memory "
+            f"(about twice its size while training): shorten or split such fields.")
 
 
 def _input_columns(spec: ExperimentSpec, modality: str, columns: list[str],
@@ -124,25 +130,42 @@ def _input_columns(spec: ExperimentSpec, modality: str, columns: list[str],
 def _drop_empty_rows(frame: pd.DataFrame, inputs_cols: list[str], tasks: dict[str, str],
                      modality: str, name: str, warns: list[str]) -> pd.DataFrame:
     """Drop rows with missing labels, then missing inputs, counting each reason once."""
-    for col in tasks:
+    what = "text" if modality == "text" else "value"
+    for col, kind in [*((c, None) for c in tasks), *((c, what) for c in inputs_cols)]:
         empty = _is_empty(frame[col])
         if empty.any():
             lines = frame.index.to_numpy()[empty]
-            warns.append(f"Dropped {plural(int(empty.sum()), 'row')} with an empty "
-                         f"'{col}' label ({_why(frame[col])}{_lines_of(lines)}).")
-            frame = frame.loc[~empty]
-    for col in inputs_cols:
-        empty = _is_empty(frame[col])
-        if empty.any():
-            lines = frame.index.to_numpy()[empty]
-            what = "text" if modality == "text" else "value"
-            warns.append(f"Dropped {plural(int(empty.sum()), 'row')} with an empty {what} in "
-                         f"'{col}' ({_why(frame[col])}{_lines_of(lines)}).")
+            warns.append(dropped_warning(lines, col, kind, frame[col].dtype.kind == "f"))
             frame = frame.loc[~empty]
     if len(frame) == 0:
-        raise DataError(f"{name} has no usable rows: every row lacks a label or an input; "
-                        f"fill in columns {', '.join(map(repr, [*inputs_cols, *tasks]))}")
+        raise no_usable_rows(name, [*inputs_cols, *tasks])
     return frame
+
+
+def dropped_warning(lines: np.ndarray, column: str, what: str | None, numeric: bool) -> str:
+    """The warning about rows dropped for an empty cell of ``column``.
+
+    Args:
+        lines: the file lines of the dropped rows.
+        column: the column.
+        what: ``text`` or ``value`` for an input column, ``None`` for a label column.
+        numeric: a number column (its empty cells may be missing or infinite).
+    """
+    why = "missing or infinite; " if numeric else ""
+    where = f"an empty '{column}' label" if what is None else f"an empty {what} in '{column}'"
+    return f"Dropped {plural(len(lines), 'row')} with {where} ({why}{_lines_of(lines)})."
+
+
+def no_usable_rows(name: str, columns: list[str]) -> DataError:
+    """The error for a file none of whose rows has every column filled in."""
+    return DataError(f"{name} has no usable rows: every row lacks a label or an input; "
+                     f"fill in columns {', '.join(map(repr, columns))}")
+
+
+def non_numeric(column: str, what: str, value: Any, line: int, name: str) -> DataError:
+    """The error for a cell that should hold a number and does not."""
+    return DataError(f"column '{column}' ({what}) has a non-numeric value '{value}' at line "
+                     f"{line} of {name}; it must hold numbers only")
 
 
 def _require_column(column: str, columns: list[str], name: str, key: str) -> None:
@@ -174,11 +197,6 @@ def _is_empty(values: pd.Series) -> np.ndarray:
     return missing | np.array([not str(v).strip() for v in text], dtype=bool)
 
 
-def _why(values: pd.Series) -> str:
-    """``missing or infinite; `` for number columns (the rule said once, the same way)."""
-    return "missing or infinite; " if values.dtype.kind == "f" else ""
-
-
 def _label_text(value: Any) -> str:
     """Turn a cell into a class name: ints stay ints (``1.0`` -> ``"1"``), text is stripped."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
@@ -206,9 +224,7 @@ def _to_numbers(values: pd.Series, column: str, lines: np.ndarray, what: str,
         bad = np.flatnonzero(np.isnan(arr))
         if len(bad):
             i = bad[0]
-            raise DataError(f"column '{column}' ({what}) has a non-numeric value "
-                            f"'{as_text.iloc[i]}' at line {lines[i]} of {name}; it must hold "
-                            f"numbers only")
+            raise non_numeric(column, what, as_text.iloc[i], int(lines[i]), name)
     inf = np.flatnonzero(~np.isfinite(arr))
     if len(inf):  # the rows were dropped before; a guard for callers that did not
         raise DataError(f"column '{column}' ({what}) has an empty value (missing or infinite) "

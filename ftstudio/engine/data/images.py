@@ -25,8 +25,8 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".
 """File suffixes (lower case) taken from image folders."""
 
 
-def _image_ok(path: Path) -> bool:
-    """Return True when Pillow can verify and fully decode the file."""
+def _image_ok(path: Path, decode: bool = True) -> bool:
+    """Return True when Pillow can verify (and, with ``decode``, fully decode) the file."""
     from PIL import Image
 
     try:
@@ -34,19 +34,24 @@ def _image_ok(path: Path) -> bool:
             _warnings.simplefilter("ignore")
             with Image.open(path) as im:
                 im.verify()
-            with Image.open(path) as im:
-                im.load()
+            if decode:
+                with Image.open(path) as im:
+                    im.load()
         return True
     except Exception:  # noqa: BLE001 - any decoder failure means "skip this file"
         return False
 
 
-def load_image_folder(spec: ExperimentSpec, reporter: Reporter | None) -> LoadedData:
+def load_image_folder(spec: ExperimentSpec, reporter: Reporter | None,
+                      decode: bool = True) -> LoadedData:
     """Load ``spec.data.image_dir``: one sub-folder per class, unreadable images skipped.
 
     Args:
         spec: the experiment; ``spec.data.image_dir`` and ``spec.head.outputs`` are read.
         reporter: told the progress of checking the images; optional.
+        decode: check each image by decoding it; ``False`` (streamed folders) checks only
+            what Pillow's ``verify`` reads, and a file that then fails to decode stops
+            training with a message naming it.
 
     Returns:
         The absolute paths of every readable image, labelled by their class folder.
@@ -70,7 +75,7 @@ def load_image_folder(spec: ExperimentSpec, reporter: Reporter | None) -> Loaded
     bad: list[str] = []
     total = len(found)
     for i, (p, k) in enumerate(found):
-        if _image_ok(p):
+        if _image_ok(p, decode):
             good_paths.append(os.path.abspath(p))
             labels.append(k)
         else:

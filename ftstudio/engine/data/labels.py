@@ -38,6 +38,10 @@ class LoadedData:
         row_ids: int64; CSV data line number (1 = first line after the header) or image index.
         warnings: dropped rows, encoding fallback, corrupt images, imbalance …
         source: the CSV path or image folder.
+        stream: ``None`` when ``inputs`` holds every example; else how the examples are
+            streamed (:mod:`ftstudio.engine.data.streaming`): a ``CsvStream`` (``inputs`` is
+            empty: the rows are read back from the file, split by split, in chunks) or an
+            ``ImageStream`` (``inputs`` holds the paths; images are decoded per batch).
     """
 
     modality: Literal["text", "image", "tabular"]
@@ -48,6 +52,7 @@ class LoadedData:
     row_ids: np.ndarray
     warnings: list[str] = field(default_factory=list)
     source: str = ""
+    stream: Any = None
 
 
 def listing(items: Sequence[Any], limit: int = _MAX_LISTED) -> str:

@@ -81,3 +81,19 @@ def split_indices(n: int, stratify: np.ndarray | None, fractions: Sequence[float
             "test": np.sort(test).astype(np.int64)}
 
 
+
+
+def positions_of(row_ids: np.ndarray, wanted: Sequence[int]) -> np.ndarray:
+    """Sorted positions in ``row_ids`` of the ids in ``wanted`` (ids not there are left out).
+
+    A saved split (``splits.json`` row ids) back as positions into freshly loaded data;
+    vectorised, so a million rows cost no per-row Python objects.
+    """
+    ids = np.asarray(row_ids, dtype=np.int64)
+    want = np.asarray(list(wanted), dtype=np.int64)
+    if not len(ids) or not len(want):
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    where = np.clip(np.searchsorted(ids, want, sorter=order), 0, len(ids) - 1)
+    found = ids[order[where]] == want
+    return np.sort(order[where[found]]).astype(np.int64)

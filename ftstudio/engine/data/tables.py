@@ -15,6 +15,7 @@ import csv
 import io
 import os
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,8 +83,7 @@ def _decode(raw: bytes, encoding: str | None, name: str,
         if truncated and len(raw) % 2:
             raw = raw[:-1]
         try:
-            return raw.decode("utf-16", errors=errors), [f"{name} is not UTF-8; read it as "
-                                                         f"UTF-16."]
+            return raw.decode("utf-16", errors=errors), [fallback_warning(name, "utf-16")]
         except UnicodeDecodeError:
             pass
     for enc in _FALLBACK_ENCODINGS:
@@ -93,8 +93,7 @@ def _decode(raw: bytes, encoding: str | None, name: str,
             continue
         if enc == "utf-8-sig":
             return text, []
-        return text, [f"{name} is not UTF-8; read it as {enc} (set data.encoding if the "
-                      f"text looks wrong)."]
+        return text, [fallback_warning(name, enc)]
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
 
 
@@ -118,6 +117,72 @@ def _sniff(text: str) -> str:
     return ","
 
 
+def csv_reader(lines: Iterable[str], delimiter: str) -> Any:
+    """The one CSV dialect every reader here uses (quotes ``"``, doubled to escape)."""
+    if csv.field_size_limit() < 2**27:
+        csv.field_size_limit(2**27)
+    return csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True,
+                      skipinitialspace=False, strict=False)
+
+
+def iter_records(reader: Any, name: str) -> Iterator[tuple[int, list[str]]]:
+    """``(first file line, fields)`` of each non-blank record a :func:`csv_reader` reads.
+
+    Raises:
+        DataError: the text cannot be parsed as CSV (naming the line).
+    """
+    last_end = 0
+    try:
+        for row in reader:
+            start, last_end = last_end + 1, reader.line_num
+            if not row or not "".join(row).strip():  # no field holds anything
+                continue
+            yield start, row
+    except csv.Error as exc:
+        raise DataError(f"{name} cannot be parsed as CSV near line {last_end + 1}: "
+                        f"{exc}") from exc
+
+
+def fallback_warning(name: str, encoding: str) -> str:
+    """The warning that a file was not UTF-8 and was read as ``encoding``."""
+    if encoding == "utf-16":
+        return f"{name} is not UTF-8; read it as UTF-16."
+    return (f"{name} is not UTF-8; read it as {encoding} (set data.encoding if the text looks "
+            f"wrong).")
+
+
+def check_ragged(ragged: Sequence[int], n_records: int, n_fields: int, name: str,
+                 delimiter: str, warns: list[str], preview: bool = False) -> None:
+    """Warn about rows whose number of fields differs from the header's; too many: an error.
+
+    Args:
+        ragged: the file lines of those rows.
+        n_records: the rows with the right number of fields.
+        n_fields: the header's number of fields.
+        name: the file's name.
+        delimiter: the delimiter used (named in the message).
+        warns: where the warning goes.
+        preview: a preview only warns, even about too many of them.
+
+    Raises:
+        DataError: more than 20 % of the rows are ragged (probably the wrong delimiter).
+    """
+    if not ragged:
+        return
+    total = len(ragged) + n_records
+    if len(ragged) / total > _RAGGED_LIMIT:
+        msg = (f"{len(ragged)} of {total} rows in {name} do not have the header's "
+               f"{n_fields} fields (first at line {ragged[0]}), so the "
+               f"delimiter is probably not {_delimiter_name(delimiter)}; set data.delimiter")
+        if not preview:
+            raise DataError(msg)
+        warns.append(msg + ".")
+    else:
+        warns.append(f"Skipped {plural(len(ragged), 'row')} of {name} whose number "
+                     f"of fields differs from the header's {n_fields} (lines "
+                     f"{listing(list(ragged))}).")
+
+
 @dataclass
 class _Parsed:
     header: list[str]
@@ -133,36 +198,25 @@ def _parse(text: str, delimiter: str, name: str, max_rows: int | None = None) ->
     if "\x00" in text[:_SNIFF_CHARS]:
         raise DataError(f"{name} does not look like a text CSV file (it holds binary data); "
                         f"save it as CSV first")
-    if csv.field_size_limit() < 2**27:
-        csv.field_size_limit(2**27)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
-                        doublequote=True, skipinitialspace=False, strict=False)
+    reader = csv_reader(io.StringIO(text, newline=""), delimiter)
     header: list[str] | None = None
     header_line = 0
     records: list[list[str]] = []
     lines: list[int] = []
     ragged: list[int] = []
-    last_end = 0
     last: tuple[int, list[str]] | None = None
-    try:
-        for row in reader:
-            start, last_end = last_end + 1, reader.line_num
-            if not row or all(not f.strip() for f in row):
-                continue
-            if header is None:
-                header, header_line = row, start
-                continue
-            last = (start, row)
-            if len(row) != len(header):
-                ragged.append(start)
-                continue
-            records.append(row)
-            lines.append(start)
-            if max_rows is not None and len(records) >= max_rows:
-                break
-    except csv.Error as exc:
-        raise DataError(f"{name} cannot be parsed as CSV near line {last_end + 1}: "
-                        f"{exc}") from exc
+    for start, row in iter_records(reader, name):
+        if header is None:
+            header, header_line = row, start
+            continue
+        last = (start, row)
+        if len(row) != len(header):
+            ragged.append(start)
+            continue
+        records.append(row)
+        lines.append(start)
+        if max_rows is not None and len(records) >= max_rows:
+            break
     if header is None:
         raise DataError(f"{name} is empty: it has no header and no data rows")
     unclosed = None
@@ -243,20 +297,8 @@ def _read(path: str | os.PathLike[str], encoding: str | None, delimiter: str | N
                         f"quoting there")
     if not parsed.records and not parsed.ragged:
         raise DataError(f"{name} is empty: it has a header but no data rows")
-    if parsed.ragged:
-        total = len(parsed.ragged) + len(parsed.records)
-        share = len(parsed.ragged) / total
-        if share > _RAGGED_LIMIT:
-            msg = (f"{len(parsed.ragged)} of {total} rows in {name} do not have the header's "
-                   f"{len(parsed.header)} fields (first at line {parsed.ragged[0]}), so the "
-                   f"delimiter is probably not {_delimiter_name(delim)}; set data.delimiter")
-            if not preview:
-                raise DataError(msg)
-            warns.append(msg + ".")
-        else:
-            warns.append(f"Skipped {plural(len(parsed.ragged), 'row')} of {name} whose number "
-                         f"of fields differs from the header's {len(parsed.header)} (lines "
-                         f"{listing(parsed.ragged)}).")
+    check_ragged(parsed.ragged, len(parsed.records), len(parsed.header), name, delim, warns,
+                 preview)
     return _frame(parsed), warns
 
 

@@ -27,6 +27,7 @@ from ftstudio.bridge.jobs import ErrorInfo, JobRunner
 from ftstudio.bridge.types import DataCheck, DataPreview
 from ftstudio.spec import OutputSpec, Task
 from ftstudio.ui.choices import fitting_activation
+from ftstudio.ui.pages.data_loop_panel import DataLoopPanel
 from ftstudio.ui.pages.data_parts import (
     CSV_SUFFIXES,
     IMAGE_LABEL,
@@ -84,7 +85,13 @@ class DataPage(QWidget):
         self.warnings = WarningList()
         self.warnings.setObjectName("dataWarnings")
         lay = page_layout(self, self.header)
-        lay.addWidget(side_by_side(self.preview_card, self._build_side(), (3, 2), (640, 420)), 1)
+        # the preview shares its place with the data tools (health, labels, map)
+        self.loop = DataLoopPanel(self.preview_card, project.spec_copy, runner)
+        self.loop.statusMessage.connect(self.statusMessage)
+        self.loop.errorRaised.connect(self.errorRaised)
+        self.loop.openRequested.connect(
+            lambda path: self.open_path(path, keep_columns=True, edited=True))
+        lay.addWidget(side_by_side(self.loop, self._build_side(), (3, 2), (640, 420)), 1)
 
         self._check_timer = debounce_timer(self, 350, self.run_check)
         self._connect_columns()

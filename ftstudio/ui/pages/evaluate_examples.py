@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QSize,
     QSortFilterProxyModel,
     Qt,
+    Signal,
     Slot,
 )
 from PySide6.QtGui import QImageReader, QPixmap
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSplitter,
     QTableView,
     QTextBrowser,
@@ -38,7 +40,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ftstudio.bridge.data_loop_calls import Explanation
 from ftstudio.bridge.evaluation_types import ExampleTable, OutputExamples
+from ftstudio.ui.widgets.saliency_view import overlay_pixmap, token_html
 
 __all__ = ["ExamplesModel", "ExamplesPanel", "load_thumbnail"]
 
@@ -172,10 +176,18 @@ class ExamplesModel(QAbstractTableModel):
 
 
 class ExamplesPanel(QWidget):
-    """Filters, the examples table (worst first) and the selected example in full."""
+    """Filters, the examples table (worst first) and the selected example in full.
+
+    Signals:
+        explainRequested(object): ``{"text": …}`` or ``{"image": …}`` of the selected
+            example, to explain its prediction (saliency).
+    """
+
+    explainRequested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.current: int | None = None
         self.table: ExampleTable | None = None
         self.output: OutputExamples | None = None
         self.split = "test"
@@ -208,6 +220,10 @@ class ExamplesPanel(QWidget):
         finder = QHBoxLayout()
         finder.addWidget(self.search, 1)
         finder.addWidget(self.count)
+        self.why_btn = QPushButton("Why this prediction?")
+        self.why_btn.setObjectName("exampleWhy")
+        self.why_btn.clicked.connect(self._ask_why)
+        finder.addWidget(self.why_btn)
         self.detail = QTextBrowser()
         self.detail.setObjectName("exampleDetail")
         self.detail.setOpenLinks(False)
@@ -335,10 +351,28 @@ class ExamplesPanel(QWidget):
         if not current.isValid() or self.table is None or self.output is None:
             return
         i = self.model.rows[self.proxy.mapToSource(current).row()]
+        self.current = i
         self.detail.setHtml(example_html(self.table, self.output, i))
         if self.table.kind == "image":
             self.picture.setPixmap(load_thumbnail(self.table.inputs[i], 160))
         self.picture.setVisible(self.table.kind == "image")
+
+    @Slot()
+    def _ask_why(self) -> None:
+        t, i = self.table, self.current
+        if t is None or i is None or t.kind == "tabular":
+            self.count.setText("Saliency explains text and image examples.")
+            return
+        self.explainRequested.emit({"image" if t.kind == "image" else "text": t.inputs[i]})
+
+    def show_explanation(self, result: Explanation) -> None:
+        """Show why the selected example got its prediction (overlay or tinted tokens)."""
+        if result.heatmap is not None and result.image:
+            self.picture.setPixmap(overlay_pixmap(result.image, result.heatmap, 160))
+        elif result.tokens:
+            self.detail.append(f"<p><b>Why {html.escape(result.predicted)}</b> "
+                               f"(green: for, red: against)<br>{token_html(result.tokens)}</p>")
+        self.count.setText(f"{result.method}, {result.seconds:.1f} s")
 
 
 def example_html(table: ExampleTable, out: OutputExamples, i: int) -> str:

@@ -65,6 +65,7 @@ from ftstudio.ui.widgets.eval_charts import (
     RocView,
     ScatterView,
 )
+from ftstudio.ui.widgets.saliency_view import WhyPanel, stacked, start_explaining
 
 __all__ = ["EvaluatePage"]
 
@@ -91,6 +92,7 @@ class EvaluatePage(QWidget):
         self.run: RunDetails | None = None
         self.examples_table: ExampleTable | None = None
         self.missing: list[str] = []
+        self._last_try: dict[str, Any] | None = None
         self.open_reports = True
         self.report_path: str | None = None
         self._runner = runner
@@ -130,6 +132,10 @@ class EvaluatePage(QWidget):
         self.curve_combo.currentIndexChanged.connect(self.curve_stack.setCurrentIndex)
         self.confusion.cellClicked.connect(self._on_cell_clicked)
         self.try_panel.tryRequested.connect(self._try)
+        self.why.explainRequested.connect(lambda: self._explain(
+            self._last_try, self.why.view.show_explanation, self.why.view.show_message))
+        self.examples.explainRequested.connect(lambda args: self._explain(
+            args, self.examples.show_explanation, self.examples.count.setText))
         self.report_btn.clicked.connect(self.write_report)
         self._set_selectors_visible(False)
 
@@ -231,7 +237,8 @@ class EvaluatePage(QWidget):
         self.tab_roc = self.tabs.addTab(with_options_bar(curve_bar, self.curve_stack), "Curves")
         self.tab_scatter = self.tabs.addTab(plots, "Predicted vs true")
         self.tab_history = self.tabs.addTab(hist_box, "History")
-        self.tab_try = self.tabs.addTab(self.try_panel, "Try it")
+        self.why = WhyPanel()
+        self.tab_try = self.tabs.addTab(stacked(self.try_panel, self.why), "Try it")
 
     # ================================================================ showing
     def show_run(self, run: RunDetails) -> None:
@@ -462,6 +469,7 @@ class EvaluatePage(QWidget):
         if self.run is None or jobs is None:
             self.try_panel.set_message("The engine is not available.", error=True)
             return
+        self._last_try = args
         jobs.start("try", evaluation_calls.try_it, self.run.path, **args,
                    on_result=self._on_tried, on_error=self._on_try_failed,
                    title="Cannot predict this example")
@@ -473,6 +481,12 @@ class EvaluatePage(QWidget):
     def _on_try_failed(self, info: ErrorInfo) -> None:
         text = info.message if info.user_error else f"{info.message}\n\n{info.details or ''}"
         self.try_panel.set_message(text, error=True)
+
+    def _explain(self, args: dict[str, Any] | None, show: Any, say: Any) -> None:
+        """Why the run predicts what it does for a tried or a listed example (saliency)."""
+        jobs = self._current_jobs()
+        if self.run is not None and jobs is not None:
+            start_explaining(jobs, self.run.path, args, show, say)
 
     @Slot()
     def write_report(self) -> None:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.bridge import engine_calls
+from ftstudio.bridge import augment_calls, engine_calls
 from ftstudio.bridge.current_job import CurrentJobs
 from ftstudio.bridge.jobs import ErrorInfo, JobRunner
 from ftstudio.bridge.types import (
@@ -46,6 +46,7 @@ from ftstudio.ui.pages.model_parts import (
     summary_table,
 )
 from ftstudio.ui.project import Project
+from ftstudio.ui.widgets.augment_preview import AugmentPanel
 from ftstudio.ui.widgets.common import PageHeader, debounce_timer, page_layout, side_by_side
 from ftstudio.ui.widgets.head_builder import HeadBuilder
 
@@ -143,6 +144,8 @@ class ModelPage(QWidget):
         self.right_tabs.setObjectName("modelTabs")
         self.right_tabs.addTab(head_scroll, "Head")
         self.right_tabs.addTab(summary_box, "Summary")
+        self.augment = AugmentPanel()  # image data only (see _show_backbone_fields)
+        self.right_tabs.addTab(self.augment, "Augment")
         self.right_tabs.setMinimumWidth(360)
         return self.right_tabs
 
@@ -156,7 +159,11 @@ class ModelPage(QWidget):
             lambda: self.weightsDownloadRequested.emit(self.project.spec.backbone.name or ""))
         self.layers.tree_model.trainableChanged.connect(self._on_trainable_changed)
         self.layers.tree_model.freezeEdited.connect(self._on_freeze_edited)
+        self.layers.ratesEdited.connect(self._on_rates_edited)
+        self.layers.loraEdited.connect(self._on_lora_edited)
         self.head_builder.edited.connect(self._on_head_edited)
+        self.augment.edited.connect(self._on_augment_edited)
+        self.augment.previewRequested.connect(self.preview_augmentation)
 
     # ============================================================ backbones
     @property
@@ -194,6 +201,8 @@ class ModelPage(QWidget):
 
     def _show_backbone_fields(self) -> None:
         text = self.project.spec.modality == "text"
+        self.right_tabs.setTabVisible(self.right_tabs.indexOf(self.augment),
+                                      self.project.spec.modality == "image")
         self.backbone.seq_len.setVisible(text)
         self.backbone.seq_label.setVisible(text)
         self.layers.set_bulk_actions_enabled(self.project.spec.backbone.source != "none")
@@ -264,6 +273,8 @@ class ModelPage(QWidget):
             self.statusMessage.emit("The layer choices were reset: the new backbone has "
                                     "other layers.")
         f.layers = {}
+        f.lr_multipliers = {}  # block names of the old backbone
+        self.layers.show_rates(self.project.spec)
         if f.mode == "layers":
             f.mode = "none"
         self.layers.tree_model.clear()
@@ -418,6 +429,18 @@ class ModelPage(QWidget):
         self.project.touch("freeze")
         self._update_summary()
 
+    @Slot()
+    def _on_rates_edited(self) -> None:
+        f = self.project.spec.freeze
+        f.layer_decay, f.gradual_unfreeze_epochs, f.lr_multipliers = self.layers.rate_settings()
+        self.project.touch("freeze")
+        self._update_summary()
+
+    @Slot(int)
+    def _on_lora_edited(self, rank: int) -> None:
+        self.project.spec.backbone.lora_rank = int(rank)
+        self.project.touch("backbone")
+
     @Slot(int, int)
     def _on_trainable_changed(self, trainable: int, total: int) -> None:
         self.layers.show_trainable(trainable, total)
@@ -429,12 +452,31 @@ class ModelPage(QWidget):
     def _on_head_edited(self) -> None:
         self.project.touch("head")
 
+    # ========================================================= augmentation
+    @Slot()
+    def _on_augment_edited(self) -> None:
+        self.augment.store(self.project.spec.augment)
+        self.project.touch("augment")
+
+    @Slot()
+    def preview_augmentation(self) -> None:
+        """Augment a few training images in a worker and show them."""
+        self.augment.show_busy()
+        self.jobs.start("augment", augment_calls.augment_preview, self.project.spec_copy(),
+                        on_result=self.augment.show_preview, on_error=self._on_augment_failed,
+                        title="Cannot preview the augmentation")
+
+    def _on_augment_failed(self, info: ErrorInfo) -> None:
+        self.augment.show_failure(info.message)
+        if not info.user_error:
+            self.errorRaised.emit(info)
+
     # ============================================================== summary
     def _update_summary(self) -> None:
         self.summary.setText(model_summary_html(
             self.project.spec, self.backbone.combo.currentText(),
             self.head_builder.summary_lines(), self.description,
-            self.layers.tree_model.trainable_params()))
+            self.layers.trainable_count()))
 
     @Slot()
     def show_full_summary(self) -> None:
@@ -461,6 +503,8 @@ class ModelPage(QWidget):
         self._updating = True
         self.backbone.seq_len.setValue(spec.backbone.sequence_length)
         self.layers.last_n.setValue(spec.freeze.last_n)
+        self.layers.show_rates(spec)
+        self.augment.load(spec.augment)
         self._updating = False
         self.description = None
         self.layers.tree_model.clear()

@@ -8,10 +8,11 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSortFilterProxyModel, Qt, Slot
+from PySide6.QtCore import QEvent, QObject, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -32,6 +33,7 @@ from ftstudio.ui.widgets.flow_layout import FlowLayout
 from ftstudio.ui.widgets.layer_tree import (
     COL_NAME,
     COL_PARAMS,
+    COL_RATE,
     COL_SHAPE,
     COL_TRAINABLE,
     COL_TYPE,
@@ -40,7 +42,8 @@ from ftstudio.ui.widgets.layer_tree import (
 )
 
 __all__ = ["FREEZE_SUMMARIES", "UNTRAINED_SUFFIX", "BackboneCard", "LayersCard",
-           "has_pretrained_weights", "model_summary_html", "same_backbone", "summary_table"]
+           "has_pretrained_weights", "model_summary_html", "rate_summary", "same_backbone",
+           "summary_table"]
 
 FREEZE_SUMMARIES: dict[FreezeMode, str] = {
     "all": "frozen", "none": "fully fine-tuned", "last_n": "top {last_n} blocks fine-tuned",
@@ -48,7 +51,7 @@ FREEZE_SUMMARIES: dict[FreezeMode, str] = {
 """How the summary says what a freeze mode does to the backbone."""
 
 
-NARROW_TREE = (480, 380)
+NARROW_TREE = (600, 440)
 """Below these widths the layer tree leaves out its Type, then its Output shape column."""
 UNTRAINED_SUFFIX = " — not pretrained (random weights)"
 """Added to the picker's label of a backbone that has no pretrained weights here."""
@@ -191,10 +194,23 @@ class BackboneCard(Card):
 
 
 class LayersCard(Card):
-    """The layer tree with its trainable boxes, bulk freeze actions, a filter and the count."""
+    """The layer tree with its trainable boxes, bulk freeze actions, a filter and the count.
+
+    Below the freeze actions: layer-wise learning-rate decay, gradual unfreezing and the LoRA
+    rank (the spec's ``freeze.layer_decay``, ``freeze.gradual_unfreeze_epochs`` and
+    ``backbone.lora_rank``); the tree's "LR ×" column edits per-block multipliers.
+
+    Signals:
+        ratesEdited(): layer decay, gradual unfreezing or a multiplier changed.
+        loraEdited(int): the LoRA rank changed (the model must be built again).
+    """
+
+    ratesEdited = Signal()
+    loraEdited = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Layers", parent)
+        self._lora_trainable: int | None = None
         self.tree_model = LayerTreeModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.tree_model)
@@ -217,6 +233,7 @@ class LayersCard(Card):
         bottom.addWidget(self.trainable_label, 1)
         bottom.addWidget(self.filter_edit)
         self.body.addLayout(tools)
+        self.body.addLayout(self._build_rates())
         self.body.addWidget(self.build_state)
         self.body.addWidget(self.tree, 1)
         self.body.addLayout(bottom)
@@ -224,6 +241,10 @@ class LayersCard(Card):
         self.unfreeze_all_btn.clicked.connect(self.tree_model.unfreeze_all)
         self.unfreeze_last_btn.clicked.connect(self._unfreeze_last)
         self.filter_edit.textChanged.connect(self._on_filter)
+        self.tree_model.ratesEdited.connect(self.ratesEdited)
+        self.layer_decay.valueChanged.connect(self._on_rates)
+        self.gradual.valueChanged.connect(self._on_rates)
+        self.lora_rank.valueChanged.connect(self.loraEdited)
 
     def _build_tree(self) -> None:
         self.tree = QTreeView()
@@ -240,7 +261,7 @@ class LayersCard(Card):
         bold.setBold(True)
         metrics = QFontMetrics(bold)
         for col, width in ((COL_TRAINABLE, 76), (COL_TYPE, 104), (COL_SHAPE, 96),
-                           (COL_PARAMS, 66)):
+                           (COL_PARAMS, 66), (COL_RATE, 52)):
             hh.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             # never narrower than the column's (bold) title: no "Trainabl…"
             title = metrics.horizontalAdvance(str(COLUMNS[col])) + 28
@@ -283,6 +304,58 @@ class LayersCard(Card):
         tools.addWidget(last)
         return tools
 
+    def _build_rates(self) -> FlowLayout:
+        """Layer decay, gradual unfreezing and LoRA, each a label with its spin box."""
+        self.layer_decay = QDoubleSpinBox()
+        self.layer_decay.setRange(0.05, 1.0)
+        self.layer_decay.setSingleStep(0.05)
+        self.layer_decay.setToolTip("Layer-wise learning-rate decay: the top block learns at "
+                                    "this factor, each block below at one more power of it "
+                                    "(1 = off; 0.8 is usual for transformers)")
+        self.gradual = QSpinBox()
+        self.gradual.setRange(0, 50)
+        self.gradual.setSpecialValueText("off")
+        self.gradual.setToolTip("Gradual unfreezing: train the head alone, then let one more "
+                                "block from the top learn every this many epochs")
+        self.lora_rank = QSpinBox()
+        self.lora_rank.setRange(0, 256)
+        self.lora_rank.setSpecialValueText("off")
+        self.lora_rank.setToolTip("LoRA adapters of this rank on a keras-hub backbone's "
+                                  "attention: only the small adapters (and the head) learn")
+        rates = FlowLayout(spacing=6)
+        for text, box in (("Layer decay", self.layer_decay),
+                          ("Gradual unfreezing, epochs per block", self.gradual),
+                          ("LoRA rank", self.lora_rank)):
+            pair = QWidget()
+            row = QHBoxLayout(pair)
+            row.setContentsMargins(0, 0, 8, 0)
+            row.setSpacing(4)
+            row.addWidget(QLabel(text))
+            row.addWidget(box)
+            rates.addWidget(pair)
+        return rates
+
+    def show_rates(self, spec: ExperimentSpec) -> None:
+        """Show the spec's rate settings and LoRA rank (no signal)."""
+        for box in (self.layer_decay, self.gradual, self.lora_rank):
+            box.blockSignals(True)
+        self.layer_decay.setValue(spec.freeze.layer_decay)
+        self.gradual.setValue(spec.freeze.gradual_unfreeze_epochs)
+        self.lora_rank.setValue(spec.backbone.lora_rank)
+        for box in (self.layer_decay, self.gradual, self.lora_rank):
+            box.blockSignals(False)
+        self.tree_model.set_rates(spec.freeze.lr_multipliers, spec.freeze.layer_decay)
+
+    def rate_settings(self) -> tuple[float, int, dict[str, float]]:
+        """``(layer decay, gradual-unfreeze epochs, multipliers)`` as the user set them."""
+        return (round(self.layer_decay.value(), 4), self.gradual.value(),
+                self.tree_model.rate_multipliers())
+
+    @Slot()
+    def _on_rates(self) -> None:
+        self.tree_model.set_rates(self.tree_model.rate_multipliers(), self.layer_decay.value())
+        self.ratesEdited.emit()
+
     def set_bulk_actions_enabled(self, enabled: bool) -> None:
         """Enable the freeze buttons (there is nothing to freeze without a backbone)."""
         for w in (self.freeze_all_btn, self.unfreeze_all_btn, self.unfreeze_last_btn,
@@ -291,6 +364,8 @@ class LayersCard(Card):
 
     def show_built(self, desc: ModelDescription, mode: str, last_n: int) -> None:
         """Show a freshly built model's layers under the spec's freeze settings."""
+        # with LoRA only the adapters learn: the engine's count, not the ticked layers' sizes
+        self._lora_trainable = desc.trainable_params if self.lora_rank.value() else None
         self.tree_model.set_layers(desc.layers, desc.blocks, desc.total_params)
         self.tree_model.set_mode(mode, last_n)
         n_blocks = len(desc.blocks)
@@ -304,14 +379,23 @@ class LayersCard(Card):
         self.build_state.setText(text)
         self.build_state.setVisible(True)
 
+    def trainable_count(self) -> int:
+        """Trainable parameters: the ticked layers', or with LoRA the built model's."""
+        if self._lora_trainable is not None:
+            return self._lora_trainable
+        return self.tree_model.trainable_params()
+
     def show_trainable(self, trainable: int, total: int) -> None:
         """Show the trainable share of the parameters."""
         if total <= 0:
             self.trainable_label.setText("")
             return
+        lora = self._lora_trainable is not None
+        trainable = self.trainable_count()
         share = 100.0 * trainable / total
         self.trainable_label.setText(
-            f"<b>{trainable:,}</b> of {total:,} parameters trainable ({share:.1f} %)")
+            f"<b>{trainable:,}</b> of {total:,} parameters trainable ({share:.1f} %)"
+            + (" — LoRA: the adapters of the ticked blocks, and the head" if lora else ""))
 
     @Slot()
     def _unfreeze_last(self) -> None:
@@ -343,6 +427,9 @@ def model_summary_html(spec: ExperimentSpec, backbone_label: str, head_lines: li
         label = backbone_label or (spec.backbone.name or "backbone")
         freeze = FREEZE_SUMMARIES[spec.freeze.mode].format(last_n=spec.freeze.last_n)
         parts.append(f"<b>Backbone</b> {label} — {freeze}")
+        rates = rate_summary(spec)
+        if rates:
+            parts.append(f"<b>Learning rates</b> {rates}")
         parts.append(f"<b>Pooling</b> {spec.head.pooling}")
     parts.append("<b>Head</b> " + (" → ".join(head_lines) if head_lines else "none (linear)"))
     sizes = desc.output_sizes if desc else {}
@@ -358,6 +445,22 @@ def model_summary_html(spec: ExperimentSpec, backbone_label: str, head_lines: li
         parts.append(f"<b>Parameters</b> {format_params(desc.total_params)} "
                      f"total, {format_params(trainable)} trainable")
     return "<br>".join(parts)
+
+
+def rate_summary(spec: ExperimentSpec) -> str:
+    """Layer decay, multipliers, gradual unfreezing and LoRA in a few words ("" when off)."""
+    f = spec.freeze
+    parts = []
+    if f.layer_decay != 1.0:
+        parts.append(f"layer decay {f.layer_decay:g}")
+    if f.lr_multipliers:
+        parts.append(", ".join(f"{html.escape(k)} ×{v:g}" for k, v in f.lr_multipliers.items()))
+    if f.gradual_unfreeze_epochs:
+        n = f.gradual_unfreeze_epochs
+        parts.append(f"one more block every {n} epoch{'s' if n > 1 else ''}")
+    if spec.backbone.lora_rank:
+        parts.append(f"LoRA rank {spec.backbone.lora_rank} (only the adapters learn)")
+    return "; ".join(parts)
 
 
 def summary_table(desc: ModelDescription | None) -> str:

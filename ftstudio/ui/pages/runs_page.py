@@ -57,9 +57,11 @@ class RunsPage(QWidget):
         specRequested(object): the user wants a run's spec data (dict) as the project.
         errorRaised(object): a failure (:class:`ErrorInfo`).
         statusMessage(str): a line for the status bar.
+        extendRequested(str): the user wants to train a finished run more epochs (its folder).
     """
 
     runOpened = Signal(object, bool)
+    extendRequested = Signal(str)
     specRequested = Signal(object)
     errorRaised = Signal(object)
     statusMessage = Signal(str)
@@ -86,7 +88,7 @@ class RunsPage(QWidget):
         self.folder_label.setObjectName("muted")
         buttons = FlowLayout(spacing=6)
         for b in (self.open_btn, self.compare_btn, self.rename_btn, self.load_spec_btn,
-                  self.reveal_btn, self.copy_btn):
+                  self.extend_btn, self.reveal_btn, self.copy_btn):
             buttons.addWidget(b)
         card = Card()
         card.body.addWidget(self.folder_label)
@@ -101,6 +103,7 @@ class RunsPage(QWidget):
         self.copy_btn.clicked.connect(self.copy_command)
         self.compare_btn.clicked.connect(self.compare_selected)
         self.rename_btn.clicked.connect(self.rename_selected)
+        self.extend_btn.clicked.connect(self._on_extend_clicked)
         self.table.doubleClicked.connect(self.open_selected)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
 
@@ -141,8 +144,11 @@ class RunsPage(QWidget):
         self.rename_btn.setToolTip("Give the run a name of your own (or press F2)")
         self.compare_btn = QPushButton("Compare")
         self.compare_btn.setObjectName("compareButton")
+        self.extend_btn = QPushButton("Extend…")
+        self.extend_btn.setToolTip("Train a finished run more epochs from its last epoch, in "
+                                   "its folder (on the Train page)")
         for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn,
-                  self.rename_btn, self.compare_btn):
+                  self.rename_btn, self.compare_btn, self.extend_btn):
             b.setEnabled(False)
 
     # ================================================================ listing
@@ -193,6 +199,8 @@ class RunsPage(QWidget):
         for b in (self.open_btn, self.load_spec_btn, self.reveal_btn, self.copy_btn,
                   self.rename_btn):
             b.setEnabled(one)
+        run = self.selected()
+        self.extend_btn.setEnabled(run is not None and run.status in ("finished", "stopped"))
         n = len(self.selected_runs())
         available = compare_available()
         self.compare_btn.setEnabled(available and n >= 2)
@@ -238,6 +246,12 @@ class RunsPage(QWidget):
         dialog.resize(min(dialog.width(), avail.width() - FRAME_ALLOWANCE.width()),
                       min(dialog.height(), avail.height() - FRAME_ALLOWANCE.height()))
         dialog.show()
+
+    @Slot()
+    def _on_extend_clicked(self) -> None:
+        run = self.selected()
+        if run is not None:
+            self.extendRequested.emit(run.path)
 
     @Slot()
     def open_selected(self) -> None:

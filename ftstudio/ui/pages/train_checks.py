@@ -73,7 +73,7 @@ def recipe_key(spec: ExperimentSpec) -> RecipeKey:
 def recipe_differs(spec: ExperimentSpec, recipe: dict[str, Any]) -> bool:
     """Whether ``spec``'s settings differ from a recommended ``recipe``."""
     for key, value in recipe.items():
-        section = spec.freeze if key in ("head_first_epochs", "unfreeze_lr_factor") \
+        section = spec.freeze if key in ("head_first_epochs", "unfreeze_lr_factor", "layer_decay") \
             else spec.training
         if getattr(section, key) != value:
             return True

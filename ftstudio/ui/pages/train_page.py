@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.bridge import engine_calls
+from ftstudio.bridge import engine_calls, run_control
 from ftstudio.bridge.current_job import CurrentJobs
 from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
-from ftstudio.bridge.qt_reporter import QtReporter
+from ftstudio.bridge.run_control import PausableReporter
 from ftstudio.bridge.types import TrainOutcome
 from ftstudio.formatting import format_duration
 from ftstudio.spec import ExperimentSpec
@@ -41,9 +41,18 @@ from ftstudio.ui.pages.train_checks import (
     start_blocker,
     untrained_question,
 )
-from ftstudio.ui.pages.train_parts import TrainProgressCard, TrainSettingsForm, phase_epochs
+from ftstudio.ui.pages.train_parts import (
+    PauseButton,
+    TrainProgressCard,
+    TrainSettingsForm,
+    ask_extra_epochs,
+    phase_epochs,
+    run_name,
+)
+from ftstudio.ui.pages.train_tools import TrainTools
 from ftstudio.ui.project import Project
 from ftstudio.ui.widgets.common import PageHeader, page_layout
+from ftstudio.ui.widgets.device_line import DeviceLine
 from ftstudio.ui.widgets.train_charts import TrainCharts
 from ftstudio.ui.words import in_window_words
 
@@ -90,7 +99,7 @@ class TrainPage(QWidget):
         self.setObjectName("trainPage")
         self.project = project
         self.jobs = CurrentJobs(runner, self)
-        self.reporter: QtReporter | None = None
+        self.reporter: PausableReporter | None = None
         self.outcome: TrainOutcome | None = None
         self.runs_root: str | None = None
         self._info: dict[str, Any] = {}
@@ -101,6 +110,7 @@ class TrainPage(QWidget):
         self.warnings_seen: list[str] = []
         self.batches_received = 0
         self.confirm: Callable[[str, str], bool] = self._confirm_with_dialog
+        self.ask_extra_epochs: Callable[[QWidget], int | None] = ask_extra_epochs
         self._auto_name = ""
         self._fitting = False
         self._stage = ""
@@ -112,12 +122,15 @@ class TrainPage(QWidget):
         self.form = TrainSettingsForm()
         self.progress_card = TrainProgressCard()
         self.progress_card.view_eval_btn.clicked.connect(self._on_view_evaluation)
+        self.progress_card.extend_btn.clicked.connect(self._on_extend_clicked)
         right_split = self._build_charts_and_log()
         right = QWidget()
         right_lay = QVBoxLayout(right)
         right_lay.setContentsMargins(0, 0, 0, 0)
         right_lay.setSpacing(10)
         right_lay.addWidget(self.progress_card)
+        self.device_line = DeviceLine()  # which device trains (the run reports it)
+        right_lay.addWidget(self.device_line)
         right_lay.addWidget(right_split, 1)
         body = QHBoxLayout()
         body.setSpacing(14)
@@ -135,6 +148,7 @@ class TrainPage(QWidget):
         project.changed.connect(self._on_project_changed)
         project.readinessChanged.connect(self.update_start)
         self._on_project_loaded()
+        self.tools = TrainTools(self)  # the LR finder button and the memory estimate
 
     def _build_header(self) -> None:
         self.header = PageHeader("Train", "Set how the model learns, press Start, and watch it "
@@ -145,6 +159,9 @@ class TrainPage(QWidget):
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.setObjectName("stopButton")
         self.stop_btn.setEnabled(False)
+        self.pause_btn = PauseButton()
+        self.pause_btn.pauseChanged.connect(self._on_pause_changed)
+        self.header.action_row.addWidget(self.pause_btn)
         self.header.action_row.addWidget(self.stop_btn)
         self.header.action_row.addWidget(self.start_btn)
         self.start_btn.clicked.connect(self.start)
@@ -200,7 +217,8 @@ class TrainPage(QWidget):
         t = self.project.spec.training
         f = self.project.spec.freeze
         for key, value in recipe.items():
-            setattr(f if key in ("head_first_epochs", "unfreeze_lr_factor") else t, key, value)
+            freeze_key = key in ("head_first_epochs", "unfreeze_lr_factor", "layer_decay")
+            setattr(f if freeze_key else t, key, value)
         if f.head_first_epochs >= t.epochs:
             f.head_first_epochs = 0
         self.refresh_from_spec()
@@ -267,6 +285,37 @@ class TrainPage(QWidget):
         self.reporter = self._make_reporter()
         job = Job(engine_calls.train, spec, self.reporter, self.runs_root,
                   title="Training failed")
+        self._launch(job, f"Training '{spec.name}' — {spec.modality} data, "
+                          f"{spec.training.epochs} epochs, batch {spec.training.batch_size}, "
+                          f"{spec.training.optimizer} lr {spec.training.learning_rate:g}")
+
+    def extend(self, run_dir: str, epochs: int) -> None:
+        """Train a finished run ``epochs`` more epochs from its last state, in its folder."""
+        if self.running:
+            return
+        self.reporter = self._make_reporter()
+        job = Job(run_control.extend, run_dir, epochs, self.reporter, title="Extending failed")
+        self._launch(job, f"Extending {run_name(run_dir)} by {epochs} epoch"
+                          f"{'s' if epochs != 1 else ''}")
+        self.charts.load_history(run_control.run_history(run_dir))  # the epochs so far
+
+    @Slot()
+    def _on_extend_clicked(self) -> None:
+        if self.outcome is not None:
+            self.ask_and_extend(self.outcome.run_dir)
+
+    def ask_and_extend(self, run_dir: str) -> None:
+        """Ask how many epochs to add to a finished run, then extend it."""
+        if self.running:
+            self.statusMessage.emit("A run is training: extend another one when it ends.")
+            return
+        epochs = self.ask_extra_epochs(self)
+        if epochs:
+            self.extend(run_dir, epochs)
+
+    def _launch(self, job: Job, first_line: str) -> None:
+        """Start a training job (a new run or an extension) with fresh progress widgets."""
+        assert self.reporter is not None
         job.add_stop_hook(self.reporter.request_stop)
         self.outcome = None
         self._info = {}
@@ -280,18 +329,17 @@ class TrainPage(QWidget):
         self._ui_timer.start()
         self.charts.reset()
         self.log.clear()
-        self.append_log(f"Training '{spec.name}' — {spec.modality} data, "
-                        f"{spec.training.epochs} epochs, batch {spec.training.batch_size}, "
-                        f"{spec.training.optimizer} lr {spec.training.learning_rate:g}")
+        self.append_log(first_line)
         self.progress_card.show_busy("Preparing…", "Preparing the data and the model…")
         self._stage, self._stage_t0 = "Starting the training process…", time.monotonic()
         self.jobs.start_job("train", job, on_result=self._on_finished, on_error=self._on_failed,
                             on_finished=self._on_done)
         self._set_running(True)
+        self.pause_btn.attach(self.reporter)
 
-    def _make_reporter(self) -> QtReporter:
+    def _make_reporter(self) -> PausableReporter:
         """A reporter for a new run, its throttled signals connected to this page's slots."""
-        reporter = QtReporter(parent=self)
+        reporter = PausableReporter(parent=self)
         reporter.statusChanged.connect(self._on_status)
         reporter.warningRaised.connect(self._on_warning)
         reporter.progressed.connect(self._on_progress)
@@ -299,6 +347,7 @@ class TrainPage(QWidget):
         reporter.batchesArrived.connect(self._on_batches)
         reporter.epochEnded.connect(self._on_epoch)
         reporter.trainEnded.connect(self._on_train_end)
+        reporter.deviceReported.connect(self.device_line.show_reported)
         return reporter
 
     @Slot()
@@ -313,7 +362,17 @@ class TrainPage(QWidget):
                                          "kept…")
         self.append_log("Stop requested.")
 
+    @Slot(bool)
+    def _on_pause_changed(self, paused: bool) -> None:
+        text = ("Paused after the current batch: nothing is lost; press Resume to continue."
+                if paused else "Resuming…")
+        self.append_log("Pause requested." if paused else "Resume requested.")
+        self.progress_card.label.setText(text)
+        self.statusMessage.emit(text)
+
     def _set_running(self, running: bool) -> None:
+        if not running:
+            self.pause_btn.detach()
         self.stop_btn.setEnabled(running)
         self.form.setEnabled(not running)
         self.runningChanged.emit(running)
@@ -405,7 +464,10 @@ class TrainPage(QWidget):
         rate = logs.get("samples_per_s", math.nan)
         loss = logs.get("loss", math.nan)
         rate_text = f"{rate:,.0f} samples/s" if math.isfinite(rate) else "— samples/s"
-        if not self._stop_requested:
+        if self.pause_btn.paused:
+            self.progress_card.label.setText(f"Paused at step {step:,}/{total:,}: nothing is "
+                                             f"lost; press Resume to continue.")
+        elif not self._stop_requested:
             self.progress_card.label.setText(
                 f"Epoch {epoch}/{epochs} · step {step:,}/{total:,} · loss {loss:.4f} · "
                 f"{rate_text} · ETA {format_duration(eta)}")

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -36,9 +37,10 @@ from ftstudio.spec import ExperimentSpec, Optimizer, Schedule
 from ftstudio.ui.choices import spec_values
 from ftstudio.ui.pages.train_checks import RecipeOffer
 from ftstudio.ui.widgets.common import Card, ElidedLabel, SciSpinBox
+from ftstudio.ui.widgets.train_charts import reserve_lines
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainProgressCard", "TrainSettingsForm", "pretty_metric",
-           "reproduce_command"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "PauseButton", "TrainProgressCard", "TrainSettingsForm",
+           "ask_extra_epochs", "pretty_metric", "reproduce_command", "run_name"]
 
 OPTIMIZERS = spec_values(Optimizer, first=("adamw", "adam", "sgd", "rmsprop"))
 """The optimizers offered, the usual ones first."""
@@ -88,6 +90,19 @@ def reproduce_command(run_dir: str) -> str:
     spec = str(Path(run_dir) / "spec.json")
     quoted = f'"{spec}"' if os.name == "nt" else shlex.quote(spec)
     return f"ftstudio train {quoted}"
+
+
+def run_name(run_dir: str) -> str:
+    """The run folder's own name (the last part of its path, on any platform)."""
+    return run_dir.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def ask_extra_epochs(parent: QWidget) -> int | None:
+    """Ask how many epochs to add to a finished run (``None``: cancelled)."""
+    epochs, ok = QInputDialog.getInt(
+        parent, "Extend the run", "Epochs to add (training continues from the last epoch's "
+        "weights and optimizer state, in the same run folder):", 2, 1, 10000)
+    return epochs if ok else None
 
 
 def _form_card(title: str, rows: list[tuple[str, QWidget]]) -> tuple[Card, QFormLayout]:
@@ -319,6 +334,7 @@ class TrainProgressCard(Card):
         self.label = QLabel("Press Start to train.")
         self.label.setObjectName("progressLabel")
         self.label.setWordWrap(True)
+        reserve_lines(self.label, 2)  # a stage text that wraps must not resize the charts
         self.blocker = QLabel("")
         self.blocker.setObjectName("startBlocker")
         self.blocker.setWordWrap(True)
@@ -341,6 +357,10 @@ class TrainProgressCard(Card):
         self.copy_cmd_btn = QPushButton("Copy command")
         self.copy_cmd_btn.setToolTip("Copy the command that trains this run again")
         self.copy_cmd_btn.clicked.connect(self.copy_command)
+        self.extend_btn = QPushButton("Extend…")
+        self.extend_btn.setObjectName("extendButton")
+        self.extend_btn.setToolTip("Train this run more epochs, continuing from its last epoch "
+                                   "(weights and optimizer state) in the same run folder")
         self.command = ""
         # long words (the run folder, the command) are elided, never widen the page
         self.run_label = ElidedLabel("")
@@ -350,6 +370,7 @@ class TrainProgressCard(Card):
         result_row = QHBoxLayout()
         result_row.addWidget(self.result_label, 1)
         result_row.addWidget(self.copy_cmd_btn)
+        result_row.addWidget(self.extend_btn)
         result_row.addWidget(self.view_eval_btn)
         result_lay = QVBoxLayout()
         result_lay.setContentsMargins(10, 6, 10, 6)
@@ -395,6 +416,7 @@ class TrainProgressCard(Card):
 
     def show_busy(self, state: str, text: str) -> None:
         """Show a busy bar (no known end) with ``state`` on it."""
+        reserve_lines(self.label, 2)  # a new run: the label may shrink back to two lines
         self.result_box.hide()
         self.progress.setRange(0, 0)
         self.progress.setFormat(state)
@@ -427,14 +449,61 @@ class TrainProgressCard(Card):
         key = next((k for k in HEADLINE_METRICS if k in m), next(iter(m), None))
         headline = f"{key} {m[key]:.4f}" if key else "no test metrics"
         how = "Stopped early" if outcome.stopped_by_user else "Finished"
-        run_name = outcome.run_dir.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
         self.command = reproduce_command(outcome.run_dir)
         self.result_label.setText(
             f"<b>{how}</b> in {format_duration(outcome.seconds)} — "
             f"{html.escape(pretty_metric(headline))}.")
-        self.run_label.set_full_text(f"Run {run_name}")
+        self.run_label.set_full_text(f"Run {run_name(outcome.run_dir)}")
         # the real command, elided to the width there is (whole in its tooltip and the copy)
         self.command_label.set_full_text(f"To train it again: {self.command}")
         self.result_box.show()
         self.show_state(how, 1, f"{how}. Best epoch: {outcome.best_epoch or '—'}.")
         return how, headline
+
+
+class PauseButton(QPushButton):
+    """Pause / Resume of a running job, through its reporter's pause switch.
+
+    Signals:
+        pauseChanged(bool): the user paused (True) or resumed (False) the run.
+    """
+
+    pauseChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Pause", parent)
+        self.setObjectName("pauseButton")
+        self.setToolTip("Hold training after the current batch, nothing lost; press again to "
+                        "resume")
+        self.setEnabled(False)
+        self.paused = False
+        self._reporter: Any = None
+        self.clicked.connect(self.toggle_pause)
+
+    def attach(self, reporter: Any) -> None:
+        """Control the run that reports to ``reporter`` (its ``request_pause(bool)``)."""
+        self._reporter = reporter
+        self._show(False)
+        self.setEnabled(True)
+
+    def detach(self) -> None:
+        """The run ended: nothing to pause."""
+        self._reporter = None
+        self._show(False)
+        self.setEnabled(False)
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        """Pause a running run, or resume a paused one."""
+        if self._reporter is None:
+            return
+        self._show(not self.paused)
+        self._reporter.request_pause(self.paused)
+        self.pauseChanged.emit(self.paused)
+
+    def _show(self, paused: bool) -> None:
+        self.paused = paused
+        self.setText("Resume" if paused else "Pause")
+        self.setProperty("primary", paused)
+        self.style().unpolish(self)
+        self.style().polish(self)

@@ -8,6 +8,10 @@ parameters updates at once (no rebuild). Bulk actions mirror the spec's freeze m
 :meth:`~LayerTreeModel.unfreeze_last` (``last_n``); any single toggle switches to ``layers``
 with an explicit name -> trainable map (:meth:`~LayerTreeModel.freeze_settings`).
 
+The "LR ×" column shows each block's learning-rate factor (layer-wise decay times the
+block's multiplier) and edits the multiplier of a block or layer (the spec's
+``freeze.lr_multipliers``, :meth:`~LayerTreeModel.rate_multipliers`).
+
 BatchNormalization layers are shown frozen and cannot be ticked: the engine always keeps them
 in inference mode while fine-tuning (the Keras transfer-learning recipe). Backbone layers the
 model does not use (a keras-hub pooler under mean pooling) are shown "unused" and never count
@@ -25,10 +29,10 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from ftstudio.bridge.types import LayerRow
 from ftstudio.formatting import format_params
 
-__all__ = ["COLUMNS", "LayerTreeModel"]
+__all__ = ["COLUMNS", "COL_RATE", "LayerTreeModel"]
 
-COLUMNS = ("Layer", "Trainable", "Type", "Output shape", "Params")
-COL_NAME, COL_TRAINABLE, COL_TYPE, COL_SHAPE, COL_PARAMS = range(5)
+COLUMNS = ("Layer", "Trainable", "Type", "Output shape", "Params", "LR ×")
+COL_NAME, COL_TRAINABLE, COL_TYPE, COL_SHAPE, COL_PARAMS, COL_RATE = range(6)
 HEAD_GROUP = "Head"
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -72,10 +76,12 @@ class LayerTreeModel(QAbstractItemModel):
     Signals:
         trainableChanged(int, int): trainable and total parameter counts after a change.
         freezeEdited(): the user changed trainable flags (the spec's freeze section is stale).
+        ratesEdited(): the user changed a learning-rate multiplier.
     """
 
     trainableChanged = Signal(int, int)
     freezeEdited = Signal()
+    ratesEdited = Signal()
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -86,6 +92,8 @@ class LayerTreeModel(QAbstractItemModel):
         self._total = 0
         self._mode = "none"
         self._last_n = 2
+        self._multipliers: dict[str, float] = {}
+        self._decay = 1.0
         self._bold = QFont()
         self._bold.setBold(True)
         self._grey = QBrush(QColor("#80868b"))
@@ -245,6 +253,75 @@ class LayerTreeModel(QAbstractItemModel):
                      Qt.CheckState.Checked if value else Qt.CheckState.Unchecked,
                      Qt.ItemDataRole.CheckStateRole)
 
+    # ------------------------------------------------------- learning rates
+    def set_rates(self, multipliers: dict[str, float], layer_decay: float) -> None:
+        """Show the spec's ``freeze.lr_multipliers`` and ``freeze.layer_decay`` (no signal)."""
+        self._multipliers = {str(k): float(v) for k, v in multipliers.items()}
+        self._decay = float(layer_decay)
+        if self._root.children:
+            self._emit_changed(self._root)
+
+    def rate_multipliers(self) -> dict[str, float]:
+        """The multipliers the user set: block or layer name -> factor."""
+        return dict(self._multipliers)
+
+    def rate(self, node: _Node) -> float:
+        """The learning-rate factor of ``node``: layer decay of its block x its multiplier."""
+        block = node.title if node.row is None else node.row.block
+        names = [b for b, _ in self._blocks]
+        in_backbone = node.row.in_backbone if node.row is not None else not node.head
+        decay = self._decay ** (len(names) - names.index(block)) \
+            if in_backbone and block in names else 1.0
+        return decay * self._multiplier(node)[0]
+
+    def _multiplier(self, node: _Node) -> tuple[float, bool]:
+        """``(multiplier, set on this very node)``: the innermost named node's, else 1."""
+        cur: _Node | None = node
+        while cur is not None and cur is not self._root:
+            key = self._key(cur)
+            if key in self._multipliers:
+                return self._multipliers[key], cur is node
+            cur = cur.parent
+        if node.row is not None and node.row.block in self._multipliers:
+            return self._multipliers[node.row.block], False
+        return 1.0, False
+
+    @staticmethod
+    def _key(node: _Node) -> str:
+        return node.row.name if node.row is not None else node.title
+
+    def _rate_editable(self, node: _Node) -> bool:
+        if node.row is None:
+            return not node.head
+        return not is_locked(node.row) and node.row.params > 0
+
+    def _set_rate(self, node: _Node, value: Any) -> bool:
+        try:
+            factor = float(value)
+        except (TypeError, ValueError):
+            factor = -1.0
+        if not factor >= 0:  # NaN too
+            return False
+        key = self._key(node)
+        self._multipliers.pop(key, None)
+        if factor != self._multiplier(node)[0]:
+            self._multipliers[key] = factor
+        self._emit_changed(self._root)
+        self.ratesEdited.emit()
+        return True
+
+    def _rate_text(self, node: _Node) -> str | None:
+        if node.head and node.row is None or (node.row is not None and (
+                is_locked(node.row) or not node.row.params)):
+            return None  # nothing there learns
+        return f"{self.rate(node):.3g}"
+
+    def _rate_tip(self, node: _Node) -> str:
+        multiplier, own = self._multiplier(node)
+        return (f"Learning rate × {self.rate(node):.3g} for {self._key(node)}: multiplier "
+                f"{multiplier:g}{'' if own else ' (inherited)'} × layer decay. Double-click "
+                f"to set the multiplier (0 = does not move).")
+
     def _refresh_all(self) -> None:
         if self._root.children:
             self._emit_changed(self._root)
@@ -253,7 +330,7 @@ class LayerTreeModel(QAbstractItemModel):
     def _emit_changed(self, node: _Node) -> None:
         if node.children:
             first = self.createIndex(0, COL_TRAINABLE, node.children[0])
-            last = self.createIndex(len(node.children) - 1, COL_PARAMS, node.children[-1])
+            last = self.createIndex(len(node.children) - 1, COL_RATE, node.children[-1])
             self.dataChanged.emit(first, last, [Qt.ItemDataRole.CheckStateRole,
                                                 Qt.ItemDataRole.ForegroundRole])
             for child in node.children:
@@ -318,6 +395,8 @@ class LayerTreeModel(QAbstractItemModel):
         node = self._node(index)
         if index.column() == COL_TRAINABLE and self._checkable(node):
             flags |= Qt.ItemFlag.ItemIsUserCheckable
+        if index.column() == COL_RATE and self._rate_editable(node):
+            flags |= Qt.ItemFlag.ItemIsEditable
         return flags
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: D102
@@ -326,6 +405,8 @@ class LayerTreeModel(QAbstractItemModel):
         node = self._node(index)
         col = index.column()
         row = node.row
+        if col == COL_RATE:
+            return self._rate_data(node, role)
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_NAME:
                 return node.title
@@ -378,8 +459,26 @@ class LayerTreeModel(QAbstractItemModel):
                         f"{row.output_shape}")
         return None
 
+    def _rate_data(self, node: _Node, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._rate_text(node)
+        if role == Qt.ItemDataRole.EditRole:
+            return self._multiplier(node)[0]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and not self._multiplier(node)[1]:
+            return self._grey
+        if role == Qt.ItemDataRole.FontRole and self._multiplier(node)[1]:
+            return self._bold
+        if role == Qt.ItemDataRole.ToolTipRole and self._rate_text(node) is not None:
+            return self._rate_tip(node)
+        return None
+
     def setData(self, index: _Index, value: Any,  # noqa: N802, D102
                 role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role == Qt.ItemDataRole.EditRole and index.column() == COL_RATE:
+            node = self._node(index)
+            return self._rate_editable(node) and self._set_rate(node, value)
         if role != Qt.ItemDataRole.CheckStateRole or index.column() != COL_TRAINABLE:
             return False
         node = self._node(index)

@@ -1,7 +1,15 @@
 """The live training charts of the Train page: batch loss, epoch loss, an epoch metric, the LR.
 
 Curves are created once and updated with ``setData`` from growing NumPy buffers; the charts
-redraw on a QTimer (and only when new points arrived), never once per signal.
+redraw on a QTimer that runs only while new points wait to be drawn (an idle window does nothing
+on a timer), never once per signal.
+
+What a redraw costs was measured (``benchmarks/ui_stall.py --profile``): most of it was the axes,
+which pyqtgraph repaints with their grid lines at every paint of a plot and regenerates at every
+change of the range. So the axes are cached as pixmaps (repainted only when their range changes),
+the batch-loss chart's y range grows in steps instead of following every new minimum, and the
+epoch curves, a few points each, are neither clipped nor downsampled (either makes pyqtgraph
+rebuild a curve's points at every change of the view).
 """
 
 from __future__ import annotations
@@ -13,9 +21,9 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGridLayout, QLabel, QWidget
 
 from ftstudio.ui.widgets.charts import (
     TRAIN_COLOR,
@@ -25,10 +33,68 @@ from ftstudio.ui.widgets.charts import (
     make_plot,
 )
 
-__all__ = ["LR_REDRAW_SECONDS", "Series", "TrainCharts", "metric_names"]
+__all__ = ["LR_REDRAW_SECONDS", "Series", "TrainCharts", "metric_names", "reserve_lines",
+           "stepped_range"]
 
 LR_REDRAW_SECONDS = 1.0
 """The learning-rate chart redraws at most this often while training."""
+
+RANGE_HEADROOM = 0.15
+"""When new data leaves the batch-loss chart's y range, the range grows past it by this
+fraction of the data's span, so the axis (and its cached picture) changes now and then, not at
+every redraw."""
+
+
+class _GrowOnly(QObject):
+    """Raises a widget's minimum height to every height it gets (see :func:`reserve_lines`)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802, D102
+        if event.type() == QEvent.Type.Resize and isinstance(watched, QWidget) and \
+                watched.height() > watched.minimumHeight():
+            watched.setMinimumHeight(watched.height())
+        return False
+
+
+def reserve_lines(label: QLabel, lines: int) -> None:
+    """Give a word-wrapped ``label`` ``lines`` lines of height, and let it only grow after.
+
+    A label above the live charts whose text wraps to one more line (or one fewer) resizes
+    the charts, and a resized chart repaints everything, axes and all: measured, most of the
+    charts' repaints while a run prepared came from the stage text changing its height. Call
+    it again to shrink the label back (when a new run starts).
+    """
+    label.ensurePolished()
+    margins = label.contentsMargins()
+    # +2 px a line: a fallback font's glyph ("…") makes a line taller than the font's own
+    label.setMinimumHeight(lines * (label.fontMetrics().lineSpacing() + 2) + margins.top()
+                           + margins.bottom())
+    if label.findChild(_GrowOnly) is None:
+        label.installEventFilter(_GrowOnly(label))
+
+
+def stepped_range(current: tuple[float, float] | None, low: float,
+                  high: float) -> tuple[float, float] | None:
+    """The y range to show data spanning ``low..high`` when ``current`` is shown now.
+
+    Returns ``None`` while the data fits ``current``; else a range holding the data with
+    :data:`RANGE_HEADROOM` to spare on the side it left (for data that is never negative,
+    a loss, the range stops just below zero).
+    """
+    if current is not None and current[0] <= low and high <= current[1]:
+        return None
+    span = high - low if high > low else max(abs(high), 1.0)
+    pad = 0.02 * span
+    headroom = RANGE_HEADROOM * span
+    below = current is None or low < current[0]
+    above = current is None or high > current[1]
+    new_low = low - (headroom if below else pad)
+    new_high = high + (headroom if above else pad)
+    if low >= 0.0:
+        new_low = max(new_low, -pad)
+    if current is not None:  # never shrink the side the data did not leave
+        new_low = min(new_low, current[0]) if not below else new_low
+        new_high = max(new_high, current[1]) if not above else new_high
+    return new_low, new_high
 
 
 class Series:
@@ -78,15 +144,16 @@ def _finite(series: Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = 2.0,
            symbol: str | None = None, alpha: int = 255,
-           antialias: bool = True) -> pg.PlotDataItem:
-    """An empty curve on ``plot``, clipped to the view and peak-downsampled."""
+           antialias: bool = True, long: bool = True) -> pg.PlotDataItem:
+    """An empty curve on ``plot``; a ``long`` one is clipped to the view and peak-downsampled."""
     c = QColor(color)
     c.setAlpha(alpha)
     item = plot.plot([], [], pen=pg.mkPen(c, width=width), name=name,
                      symbol=symbol, symbolSize=6, symbolBrush=c,
                      symbolPen=pg.mkPen(c), antialias=antialias)
-    item.setClipToView(True)
-    item.setDownsampling(auto=True, method="peak")
+    if long:
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, method="peak")
     return item
 
 
@@ -126,11 +193,12 @@ class TrainCharts(QWidget):
         self._last_lr_draw = 0.0
         self._live = False
         self._last_group = "epochs"
+        self._batch_range: tuple[float, float] | None = None
         self.redraws = 0
+        """How many redraws changed a curve (for tests and benchmarks)."""
         self.timer = QTimer(self)
         self.timer.setInterval(redraw_ms)
         self.timer.timeout.connect(self.redraw)
-        self.timer.start()
 
     def _build_plots(self) -> None:
         configure_pyqtgraph()
@@ -142,6 +210,9 @@ class TrainCharts(QWidget):
             legend_below(plot.getPlotItem())
         for plot in (self.batch_plot, self.loss_plot, self.metric_plot, self.lr_plot):
             plot.setMinimumHeight(135)  # four of them still fit a 640 px high screen
+            for side in ("left", "bottom"):  # drawn again only when their range changes
+                plot.getPlotItem().getAxis(side).setCacheMode(
+                    QGraphicsItem.CacheMode.DeviceCoordinateCache)
         lay = QGridLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)
@@ -157,10 +228,11 @@ class TrainCharts(QWidget):
                                   antialias=False)
         self.c_batch_smooth = _curve(self.batch_plot, TRAIN_COLOR, "smoothed", 2.0,
                                      antialias=False)
-        self.c_loss = _curve(self.loss_plot, TRAIN_COLOR, "train", symbol="o")
-        self.c_val_loss = _curve(self.loss_plot, VAL_COLOR, "validation", symbol="o")
-        self.c_metric = _curve(self.metric_plot, TRAIN_COLOR, "train", symbol="o")
-        self.c_val_metric = _curve(self.metric_plot, VAL_COLOR, "validation", symbol="o")
+        self.c_loss = _curve(self.loss_plot, TRAIN_COLOR, "train", symbol="o", long=False)
+        self.c_val_loss = _curve(self.loss_plot, VAL_COLOR, "validation", symbol="o", long=False)
+        self.c_metric = _curve(self.metric_plot, TRAIN_COLOR, "train", symbol="o", long=False)
+        self.c_val_metric = _curve(self.metric_plot, VAL_COLOR, "validation", symbol="o",
+                                   long=False)
         self.c_lr = _curve(self.lr_plot, "#2ca58d", None, 2.0, antialias=False)
         self.lr_plot.getPlotItem().setLabel("left", "lr")
 
@@ -177,10 +249,17 @@ class TrainCharts(QWidget):
         self._phase_lines.clear()
         for plot in (self.batch_plot, self.lr_plot, self.loss_plot, self.metric_plot):
             plot.getPlotItem().enableAutoRange(x=True)
+        self.batch_plot.getPlotItem().enableAutoRange(y=True)
+        self._batch_range = None
         self._live = False
         self._dirty_batches = self._dirty_epochs = True
         self._last_lr_draw = 0.0
         self.redraw()
+
+    def _wake(self) -> None:
+        """New points wait: make sure the redraw timer runs (it stops once all is drawn)."""
+        if not self.timer.isActive():
+            self.timer.start()
 
     def add_batches(self, batches: Iterable[tuple[int, dict[str, float]]]) -> None:
         """Append batch results (``(step, logs)`` with ``batch_loss``/``loss`` and ``lr``)."""
@@ -195,6 +274,7 @@ class TrainCharts(QWidget):
             if lr is not None and math.isfinite(lr):
                 self.lr.append(step, lr)
         self._dirty_batches = True
+        self._wake()
 
     def set_total_steps(self, total: int, epochs: int = 0) -> None:
         """Fix the x axes to the whole run while it trains.
@@ -203,6 +283,8 @@ class TrainCharts(QWidget):
         redraw.
         """
         self._live = True
+        # the batch-loss y range follows the data in steps (see _fit_batch_range)
+        self.batch_plot.getPlotItem().enableAutoRange(y=False)
         if total > 0:
             for plot in (self.batch_plot, self.lr_plot):
                 item = plot.getPlotItem()
@@ -218,6 +300,9 @@ class TrainCharts(QWidget):
         """The run ended: draw everything that is still pending, now."""
         self._live = False
         self._last_lr_draw = 0.0
+        self._dirty_batches = True  # the final, exact y range
+        self.batch_plot.getPlotItem().enableAutoRange(y=True)
+        self._batch_range = None
         self.redraw()
 
     def mark_phase(self, step: int, label: str) -> None:
@@ -243,6 +328,7 @@ class TrainCharts(QWidget):
         self.val_metric_series.append(epoch, logs.get("val_" + self.metric_name, math.nan))
         self._dirty_epochs = True
         self._last_lr_draw = 0.0
+        self._wake()
 
     def set_metric(self, name: str) -> None:
         """Show another epoch metric (``accuracy``, ``mae``, …) in the metric chart."""
@@ -257,6 +343,7 @@ class TrainCharts(QWidget):
             f"<span style='font-size:10pt;font-weight:600'>{pretty.capitalize() or 'Metric'}"
             f" per epoch</span>")
         self._dirty_epochs = True
+        self._wake()
 
     def load_history(self, rows: Sequence[dict[str, float]]) -> None:
         """Show a finished run's epochs (``history.csv`` rows; no batch data)."""
@@ -279,6 +366,7 @@ class TrainCharts(QWidget):
         paints one plot, not four.
         """
         if not (self._dirty_batches or self._dirty_epochs):
+            self.timer.stop()  # nothing waits: an idle chart costs nothing
             return
         self.redraws += 1
         both = self._dirty_batches and self._dirty_epochs and self._live
@@ -289,8 +377,10 @@ class TrainCharts(QWidget):
         self._last_group = "batches" if do_batches else "epochs"
         if do_batches:
             self._dirty_batches = False
-            self.c_batch_raw.setData(*_finite(self.batch_raw))
+            raw = _finite(self.batch_raw)
+            self.c_batch_raw.setData(*raw)
             self.c_batch_smooth.setData(*_finite(self.batch_smooth))
+            self._fit_batch_range(raw[1])
             now = time.monotonic()
             if now - self._last_lr_draw >= LR_REDRAW_SECONDS:
                 self._last_lr_draw = now
@@ -317,6 +407,15 @@ class TrainCharts(QWidget):
                     axis.setTickSpacing()
             self.c_metric.setData(*_finite(self.metric_series))
             self.c_val_metric.setData(*_finite(self.val_metric_series))
+
+    def _fit_batch_range(self, values: np.ndarray) -> None:
+        """While training, grow the batch-loss y range in steps (:func:`stepped_range`)."""
+        if not self._live or not len(values):
+            return
+        wanted = stepped_range(self._batch_range, float(values.min()), float(values.max()))
+        if wanted is not None:
+            self._batch_range = wanted
+            self.batch_plot.getPlotItem().setYRange(*wanted, padding=0)
 
     def point_counts(self) -> dict[str, int]:
         """How many points each curve shows (for tests)."""

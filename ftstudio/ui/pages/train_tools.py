@@ -1,0 +1,154 @@
+"""The Train page's recipe tools: "LR finder…", "Sweep…" and the memory-estimate line.
+
+:class:`TrainTools` puts them in the page header. The memory line is refreshed (debounced)
+while the page is visible and the project can train: a job thread builds the model once per
+backbone, head and freezing (``bridge.recipe_calls.estimate_memory``) and says what the run
+needs against the free memory, in orange with a warning when it will not fit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Slot
+from PySide6.QtWidgets import QLabel, QPushButton
+
+from ftstudio.bridge import recipe_calls
+from ftstudio.bridge.current_job import CurrentJobs
+from ftstudio.bridge.jobs import ErrorInfo
+from ftstudio.bridge.recipe_types import MemoryInfo
+from ftstudio.formatting import format_bytes
+from ftstudio.ui.pages.sweep_page import SweepView
+from ftstudio.ui.pages.train_checks import start_blocker
+from ftstudio.ui.widgets.common import debounce_timer
+from ftstudio.ui.widgets.lr_finder_dialog import LrFinderDialog
+
+__all__ = ["TrainTools"]
+
+MEMORY_DEBOUNCE_MS = 700
+"""Wait this long after the last change before estimating again."""
+
+
+class TrainTools(QObject):
+    """The LR-finder button and the memory line in a Train page's header."""
+
+    def __init__(self, page: Any) -> None:
+        super().__init__(page)
+        self.page = page
+        self.project = page.project
+        self.jobs = CurrentJobs(page.jobs.runner, self)
+        self.dialog: LrFinderDialog | None = None
+        self.memory: MemoryInfo | None = None
+        self.memory_label = QLabel("")
+        self.memory_label.setObjectName("memoryEstimate")
+        self.memory_label.setVisible(False)
+        self.lr_btn = QPushButton("LR finder…")
+        self.lr_btn.setObjectName("lrFinderButton")
+        self.lr_btn.setToolTip("Sweep the learning rate on this model and take the suggested "
+                               "one (nothing is saved)")
+        self.lr_btn.clicked.connect(self.open_lr_finder)
+        self.sweep_btn = QPushButton("Sweep…")
+        self.sweep_btn.setObjectName("sweepButton")
+        self.sweep_btn.setToolTip("Search the learning rate, batch size, dropout… with Optuna: "
+                                  "one run per trial")
+        self.sweep_btn.clicked.connect(self.open_sweep)
+        self.sweep: SweepView | None = None
+        row = page.header.action_row
+        row.insertWidget(0, self.memory_label)
+        row.insertWidget(1, self.lr_btn)
+        row.insertWidget(2, self.sweep_btn)
+        self._timer = debounce_timer(self, MEMORY_DEBOUNCE_MS, self.refresh_memory)
+        self.project.changed.connect(self._schedule)
+        self.project.loaded.connect(self._schedule)
+        page.runningChanged.connect(self._on_running)
+        page.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """Estimate when the page is shown."""
+        if watched is self.page and event.type() == QEvent.Type.Show:
+            self._schedule()
+        return False
+
+    @Slot(bool)
+    def _on_running(self, running: bool) -> None:
+        self.lr_btn.setEnabled(not running)
+        self.sweep_btn.setEnabled(not running)
+
+    @Slot()
+    def _schedule(self, *_: Any) -> None:
+        if self.page.isVisible():
+            self._timer.start()
+
+    @Slot()
+    def refresh_memory(self) -> None:
+        """Estimate the run's memory now (when the project can train)."""
+        if start_blocker(self.project) is not None or self.page.running:
+            self.memory_label.setVisible(False)
+            return
+        self.jobs.start("memory", recipe_calls.estimate_memory, self.project.spec_copy(),
+                        on_result=self.show_memory, on_error=self._on_memory_failed,
+                        title="Memory estimate failed")
+
+    def show_memory(self, info: MemoryInfo) -> None:
+        """Show an estimate: what the run needs of the free memory; a warning in orange."""
+        self.memory = info
+        free = f" of {format_bytes(info.available_bytes)} free" \
+            if info.available_bytes is not None else ""
+        mark = "⚠ " if info.warning else ""
+        self.memory_label.setText(f"{mark}Memory: ~{format_bytes(info.needed_bytes)}{free}")
+        self.memory_label.setToolTip(info.summary + (f"\n\n{info.warning}"
+                                                     if info.warning else ""))
+        self.memory_label.setStyleSheet("color: #b35900; font-weight: 600;" if info.warning
+                                        else "color: #5f6368;")
+        self.memory_label.setVisible(True)
+
+    def _on_memory_failed(self, info: ErrorInfo) -> None:
+        self.memory_label.setVisible(False)  # the Model page says what is wrong with the model
+
+    @Slot()
+    def open_lr_finder(self) -> LrFinderDialog | None:
+        """Open the LR finder on the project's spec (when it can train)."""
+        reason = start_blocker(self.project)
+        if reason is not None:
+            self.page.errorRaised.emit(ErrorInfo("Cannot find a learning rate", reason, None,
+                                                 True))
+            return None
+        self.dialog = LrFinderDialog(self.project.spec_copy(), self.jobs.runner, self.page)
+        self.dialog.rateChosen.connect(self.use_rate)
+        self.dialog.open()
+        return self.dialog
+
+    @Slot(float)
+    def use_rate(self, rate: float) -> None:
+        """Put ``rate`` in the spec's ``training.learning_rate`` and show it."""
+        self.project.spec.training.learning_rate = rate
+        self.page.refresh_from_spec()
+        self.project.touch("training")
+        self.page.statusMessage.emit(f"Learning rate set to {rate:g} (LR finder)")
+
+    @Slot()
+    def open_sweep(self) -> SweepView | None:
+        """Open the sweep view on the project's spec (when it can train)."""
+        reason = start_blocker(self.project)
+        if reason is not None:
+            self.page.errorRaised.emit(ErrorInfo("Cannot start a sweep", reason, None, True))
+            return None
+        self.sweep = SweepView(self.project.spec_copy(), self.jobs.runner,
+                               self.page.runs_root, self.page)
+        self.sweep.bestChosen.connect(self.use_settings)
+        self.sweep.show()
+        return self.sweep
+
+    @Slot(object)
+    def use_settings(self, params: dict[str, Any]) -> None:
+        """Put a sweep's best settings (spec key -> value) in the project's spec."""
+        spec = self.project.spec
+        for key, value in params.items():
+            section, _, name = key.partition(".")
+            setattr(getattr(spec, section), name, value)
+            if key == "freeze.last_n":
+                spec.freeze.mode = "last_n"
+        self.page.refresh_from_spec()
+        for section in sorted({key.partition(".")[0] for key in params}):
+            self.project.touch(section)
+        self.page.statusMessage.emit("Using the best settings of the sweep")

@@ -1,0 +1,120 @@
+"""The little-data loop in the window: data health, label review, label next, map, saliency.
+
+Screenshots at 1280×800 go to ``screenshots/14_*.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from ftstudio.bridge import engine_calls
+from tests.helpers.eval_runs import trained_run
+from tests.ui.conftest import open_data, shot
+
+FLIPPED = (10, 40, 70, 100)
+"""Data rows (from 0) whose label is flipped in :func:`_flowers`."""
+
+
+def _flowers(path: Path, n: int = 150, seed: int = 0, labelled: bool = True) -> Path:
+    """Three well-separated classes of three features; some labels flipped, one duplicate."""
+    rng = np.random.default_rng(seed)
+    names = ["setosa", "versicolor", "virginica"]
+    rows = []
+    for i in range(n):
+        c = i % 3
+        label = names[(c + 1) % 3] if labelled and i in FLIPPED else names[c]
+        rows.append([*[f"{v:.3f}" for v in rng.normal(2.0 * c, 0.4, 3)], label])
+    if labelled:
+        rows.append(rows[5])
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["petal_length", "petal_width", "sepal_length", "species"][
+            :4 if labelled else 3])
+        writer.writerows(row if labelled else row[:3] for row in rows)
+    return path
+
+
+def test_data_page_health_label_review_label_next_and_map(qtbot, window, tmp_path) -> None:
+    data = _flowers(tmp_path / "flowers.csv")
+    original = data.read_bytes()
+    open_data(qtbot, window, data)
+    window.go_to("data")
+    panel = window.data_page.loop
+    panel.setCurrentIndex(panel.tab_health)
+    qtbot.mouseClick(panel.health.check_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.health.result is not None, timeout=60_000)
+    text = panel.health.report.toPlainText()
+    assert "151 examples" in text and "exact duplicate" in text and "What to do" in text
+    shot(window, "14_data_health")
+
+    panel.setCurrentIndex(panel.tab_review)
+    qtbot.mouseClick(panel.review.find_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.review.review is not None, timeout=60_000)
+    listed = [issue.row for issue in panel.review.shown]
+    assert {r + 2 for r in FLIPPED} <= set(listed[:12])  # file lines of the flipped rows
+    assert panel.review.table.rowCount() == len(listed)
+    first = listed.index(FLIPPED[0] + 2)
+    panel.review.set_decision(first, f"→ {panel.review.shown[first].suggested}")
+    panel.review.set_decision(listed.index(FLIPPED[1] + 2), "Drop")
+    relabel, drop = panel.review.decisions()
+    assert relabel == {FLIPPED[0] + 2: "versicolor"} and drop == [FLIPPED[1] + 2]
+    shot(window, "14_label_review")
+    fixed = tmp_path / "fixed.csv"
+    panel.save_corrections(str(fixed))
+    qtbot.waitUntil(lambda: "Saved fixed.csv" in panel.review.status.text(), timeout=30_000)
+    assert data.read_bytes() == original
+    assert len(fixed.read_text().splitlines()) == 151
+
+    panel.setCurrentIndex(panel.tab_map)
+    assert panel.map.points is not None and len(panel.map.points.x) == 151
+    panel.map.colour.setCurrentIndex(1)
+    panel.map.show_example(FLIPPED[0])
+    assert "the probe says" in panel.map.detail.text()
+    shot(window, "14_embedding_map")
+
+    pool = _flowers(tmp_path / "pool.csv", n=60, seed=4, labelled=False)
+    panel.setCurrentIndex(panel.tab_next)
+    panel.rank_pool(str(pool), 6)
+    qtbot.waitUntil(lambda: panel.next_view.result is not None, timeout=60_000)
+    assert panel.next_view.table.rowCount() == 6
+    panel.next_view.set_label(0, "virginica")
+    shot(window, "14_label_next")
+    more = tmp_path / "more.csv"
+    panel.save_new_labels(str(more))
+    qtbot.waitUntil(lambda: "Saved more.csv" in panel.next_view.status.text(), timeout=30_000)
+    assert len(more.read_text().splitlines()) == 153
+    assert panel.open_saved.isVisible()
+    qtbot.mouseClick(panel.open_saved, Qt.MouseButton.LeftButton)  # train on the new data
+    qtbot.waitUntil(lambda: window.data_page.check is not None and
+                    Path(window.data_page.preview.source) == more, timeout=60_000)
+    assert window.project.spec.data.label_column == "species"
+
+
+def test_why_this_prediction_in_try_it_and_the_drill_down(qtbot, window) -> None:
+    window.finish_setup()
+    page = window.evaluate_page
+    page.open_reports = False
+    page.show_run(engine_calls.load_run(str(trained_run("text"))))
+    window.go_to("evaluate")
+    page.tabs.setCurrentIndex(page.tab_try)
+    page.try_panel.text.setPlainText("one two good")
+    qtbot.mouseClick(page.try_panel.predict_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Predicted in" in page.try_panel.message.text(), timeout=60_000)
+    qtbot.mouseClick(page.why.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.why.view.explanation is not None, timeout=60_000)
+    assert "integrated gradients" in page.why.view.caption.text()
+    assert "good" in page.why.view.tokens.text()
+    shot(window, "14_saliency_text")
+
+    image_run = trained_run("image")
+    page.show_run(engine_calls.load_run(str(image_run)))
+    page.tabs.setCurrentIndex(page.tab_examples)
+    page.examples.view.selectRow(0)
+    qtbot.mouseClick(page.examples.why_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Grad-CAM" in page.examples.count.text(), timeout=60_000)
+    assert not page.examples.picture.pixmap().isNull()
+    shot(window, "14_saliency_image")
