@@ -32,15 +32,17 @@ TEXT_SPEC = ROOT / "examples/text_classification.json"
 
 
 def gpu_count():
-    """GPUs TensorFlow sees, asked in a child so this process never holds GPU memory."""
-    probe = ("import tensorflow as tf; import json; "
-             "print(json.dumps([len(tf.config.list_physical_devices('GPU')), "
-             "tf.test.is_built_with_cuda()]))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    """GPUs TensorFlow sees and what trains here (``GPU: …`` or ``CPU (why)``), asked in a
+    child so this process never holds GPU memory."""
+    probe = ("import json, tensorflow as tf; from ftstudio.engine.devices import machine_device;"
+             " print(json.dumps([len(tf.config.list_physical_devices('GPU')), "
+             "machine_device()]))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                         text=True)
     if out.returncode:
         sys.exit(f"TensorFlow does not start here:\n{out.stderr[-2000:]}")
-    count, cuda = json.loads(out.stdout.strip().splitlines()[-1])
-    return count, cuda
+    count, device = json.loads(out.stdout.strip().splitlines()[-1])
+    return count, device
 
 
 def repeated_reviews(rows, out):
@@ -157,11 +159,10 @@ def main():
     ap.add_argument("--allow-cpu", action="store_true",
                     help="run without a GPU (tiny sizes: checks the script, measures nothing)")
     args = ap.parse_args()
-    count, cuda = gpu_count()
+    count, device = gpu_count()
     if not count and not args.allow_cpu:
-        why = "no GPU found" if cuda else "TensorFlow was built without CUDA (pip install " \
-            "'ftstudio[gpu]' on Linux)"
-        print(f"benchmark 5 needs an NVIDIA GPU: {why}. Nothing measured.")
+        print(f"benchmark 5 needs an NVIDIA GPU; this machine trains on {device}. "
+              f"Nothing measured.")
         return
     if not count:
         args.text_rows, args.images, args.epochs = 120, 40, 2

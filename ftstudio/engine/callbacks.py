@@ -380,6 +380,10 @@ class PauseGate(keras.callbacks.Callback):
         self.poll_seconds = poll_seconds
         self.pauses = 0
         """How many times training was held (for tests)."""
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
+        self._epoch = epoch
 
     def _paused(self) -> bool:
         ask = getattr(self.reporter, "should_pause", None)
@@ -391,7 +395,8 @@ class PauseGate(keras.callbacks.Callback):
         self.pauses += 1
         previous = self.run.recorded_status().get("phase", "training")
         self.run.update_status(phase="paused")
-        self.reporter.status(f"Paused after batch {batch + 1}: press Resume to continue")
+        self.reporter.status(f"Paused after batch {batch + 1} of epoch {self._epoch + 1}: "
+                             f"press Resume to continue")
         while self._paused() and not self.reporter.should_stop():
             time.sleep(self.poll_seconds)
             self.run.heartbeat()

@@ -19,6 +19,7 @@ from ftstudio.engine.data import (
     LoadedData,
     feature_stats,
     is_streamed,
+    iter_split_inputs,
     load_data,
     load_images,
     positions_of,
@@ -217,18 +218,21 @@ def tokenise_split(prepared: PreparedData, backbone: Any, split: str,
     """
     import tensorflow as tf
 
-    if is_streamed(prepared.data):
-        return {}  # streamed texts are tokenised per batch
-    texts = np.asarray(prepared.data.inputs, dtype=object)[prepared.splits[split]].astype(str)
-    done, total = counted
-    total = total or len(texts)
+    idx = prepared.splits[split]
+    if is_streamed(prepared.data):  # read back from the file, a chunk at a time
+        chunks: Any = iter_split_inputs(prepared.data, idx, chunk)
+    else:
+        texts = np.asarray(prepared.data.inputs, dtype=object)[idx]
+        chunks = (texts[start:start + chunk] for start in range(0, len(texts), chunk))
+    n, total = counted
+    total = total or len(idx)
     parts: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(texts), chunk):
-        out = backbone.preprocessor(tf.constant(texts[start:start + chunk]))
+    for texts in chunks:
+        out = backbone.preprocessor(tf.constant(texts.astype(str)))
         for key, value in out.items():
             parts.setdefault(key, []).append(np.asarray(value))
+        n += len(texts)
         if reporter is not None:
-            n = done + min(start + chunk, len(texts))
             reporter.status(f"Tokenising {n:,}/{total:,} texts…")
             reporter.progress(n, total)
     return {key: np.concatenate(values) for key, values in parts.items()}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ftstudio.engine.data import CsvStream, iter_split_inputs
+from ftstudio.engine.data import CsvStream, is_streamed, iter_split_inputs
 from ftstudio.engine.datasets import PreparedData, make_dataset
 from ftstudio.engine.examples import (
     SplitOutputs,
@@ -292,7 +292,7 @@ def _examples_chunks(prepared: PreparedData, spec: ExperimentSpec,
                      parts: list[SplitOutputs]) -> Iterator[str]:
     """``predictions.csv`` in chunks; a streamed CSV's inputs are read back chunk by chunk."""
     data, columns = prepared.data, prepared.output_columns
-    if not isinstance(data.stream, CsvStream):
+    if not (is_streamed(data) and isinstance(data.stream, CsvStream)):
         yield examples_csv(data, spec, columns, parts)
         return
     header = examples_csv(data, spec, columns, [])

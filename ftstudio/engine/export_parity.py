@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ftstudio.engine.artifacts import LoadedRun, read_splits
+from ftstudio.engine.data.streaming import is_streamed, iter_split_inputs
 from ftstudio.engine.datasets import load_split_images, prepare_data
 from ftstudio.engine.evaluation import class_probabilities, outputs_by_name
 from ftstudio.engine.export_formats import Artefact
@@ -91,12 +92,13 @@ def load_check_data(loaded: LoadedRun, max_examples: int | None = 1000) -> Check
     total = len(idx)
     if max_examples is not None and total > max_examples:
         prepared.splits[split] = idx = idx[:max_examples]
-    if spec.modality == "text":
-        x = np.asarray(prepared.data.inputs, dtype=object)[idx].astype(str)
-    elif spec.modality == "image":
+    if spec.modality == "image":
         x = load_split_images(prepared, loaded.backbone, split)
+    elif is_streamed(prepared.data):  # a streamed CSV: read back only the checked rows
+        x = np.concatenate(list(iter_split_inputs(prepared.data, idx)))
     else:
-        x = np.asarray(prepared.data.inputs, dtype=np.float32)[idx]
+        x = np.asarray(prepared.data.inputs)[idx]
+    x = x.astype(str) if spec.modality == "text" else x.astype(np.float32)
     targets = {o.name: np.asarray(prepared.targets(o.name, split)) for o in spec.head.outputs}
     return CheckData(split, total, x, targets, {o.name: o.task for o in spec.head.outputs})
 

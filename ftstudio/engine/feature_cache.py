@@ -11,13 +11,12 @@ model, so ``best_weights.npz``, the resume backup and ``model.keras`` are the wh
 as without the cache. The linear-probe baseline (:mod:`~ftstudio.engine.baseline`) asks
 :func:`lookup` first, so a run with a frozen backbone runs it once for both.
 
-The features are keyed by a hash of everything that changes them (:func:`feature_key`): the
-backbone spec and its files (size and modification time), the freezing, the preprocessing,
-the sequence length, the image size, the pooling, the seed and the data (the file's content
-hash, or each image's size and time, and the row ids of each split). Any change is a new key,
-so nothing stale is reused. Small caches stay in memory (the last one, for this process);
-above :data:`MEMORY_LIMIT_BYTES` they are ``.npy`` files in the run folder's ``cache/``,
-memory-mapped, which a resumed run reuses; a finished run removes them (``training``).
+The features are keyed by a hash of everything that changes them
+(:func:`~ftstudio.engine.feature_store.feature_key`: backbone and its files, freezing,
+preprocessing, sequence length, image size, pooling, data), so nothing stale is reused. Small
+caches stay in memory (the last one, for this process); large ones are memory-mapped ``.npy``
+files in the run folder's ``cache/``, which a resumed run reuses and a finished run removes
+(:mod:`~ftstudio.engine.feature_store`).
 
 One difference from running the backbone in every step: a frozen backbone's own dropout
 layers (BERT-style text backbones have them) are active in a training step but not here,
@@ -31,64 +30,28 @@ numpy at import time; Keras and TensorFlow are imported inside the functions.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ftstudio.engine.datasets import SPLITS, PreparedData, make_dataset, tokenise_split
+from ftstudio.engine.feature_store import (
+    CachedFeatures,
+    clear_memory,
+    feature_key,
+    lookup,
+    store,
+)
 from ftstudio.engine.reporting import Reporter
-from ftstudio.engine.run_files import atomic_save, atomic_write_text
 
 if TYPE_CHECKING:
     from ftstudio.engine.runs import RunFolder
     from ftstudio.spec import ExperimentSpec
 
-__all__ = ["CACHE_DIR", "MEMORY_LIMIT_BYTES", "CachedFeatures", "HeadTraining", "cache_enabled",
-           "clear_memory", "extract_features", "feature_key", "features_tensor",
-           "head_training", "lookup"]
-
-CACHE_DIR = "cache"
-"""The run-folder sub-folder of large caches (removed when the run finishes)."""
-
-MEMORY_LIMIT_BYTES = 256 * 2**20
-"""Caches up to this size stay in memory; larger ones are memory-mapped files."""
-
-_FORMAT = 1
-"""Bumped when the way features are computed changes (old caches then never match)."""
-
-_memory: dict[str, CachedFeatures] = {}
-"""The last cache of this process (one entry: a run and its baseline share it)."""
-
-
-@dataclass
-class CachedFeatures:
-    """The pooled backbone features of every split of one run's data.
-
-    Attributes:
-        key: :func:`feature_key` of what they were computed from.
-        splits: ``{split: float32 (n, d)}`` in the split's example order (memory-mapped
-            arrays when stored in the run folder).
-        description: what the features are, for the log and ``baseline.json``.
-        seconds: what computing them took.
-        stored: ``"memory"`` or the folder they are in.
-    """
-
-    key: str
-    splits: dict[str, np.ndarray]
-    description: str
-    seconds: float
-    stored: str = "memory"
-
-    @property
-    def examples(self) -> int:
-        """How many examples have features."""
-        return sum(len(v) for v in self.splits.values())
+__all__ = ["CachedFeatures", "HeadTraining", "cache_enabled", "clear_memory",
+           "extract_features", "feature_key", "features_tensor", "head_training", "lookup"]
 
 
 @dataclass
@@ -120,148 +83,6 @@ def _in_memory_data(prepared: PreparedData) -> bool:
     return isinstance(getattr(prepared.data, "inputs", None), np.ndarray)
 
 
-# ------------------------------------------------------------------ the key
-def feature_key(spec: ExperimentSpec, prepared: PreparedData, backbone: Any = None,
-                pooling: str | None = None) -> str:
-    """A hash of everything the pooled features depend on (any change: a new key).
-
-    Args:
-        spec: the experiment (backbone, freezing, pooling, data sections and the seed).
-        prepared: the data and its split (row ids of each split; the data file).
-        backbone: the loaded backbone (its resolved preprocessing, image shape, description).
-        pooling: the pooling used instead of ``head.pooling`` (the baseline's).
-    """
-    parts = {
-        "format": _FORMAT,
-        "backbone": dataclasses.asdict(spec.backbone),
-        "backbone_files": _backbone_stamps(spec, prepared.data.modality),
-        "resolved": None if backbone is None else [
-            str(getattr(backbone, "description", "")), str(getattr(backbone, "preprocessing", "")),
-            list(getattr(backbone, "image_shape", None) or [])],
-        "freeze": dataclasses.asdict(spec.freeze),
-        "pooling": pooling or spec.head.pooling,
-        "seed": spec.training.seed,
-        "data": dataclasses.asdict(spec.data),
-        "modality": prepared.data.modality,
-        "source": _data_stamp(prepared),
-        "rows": {s: hashlib.sha256(np.ascontiguousarray(
-            prepared.data.row_ids[idx], dtype=np.int64).tobytes()).hexdigest()
-            for s, idx in prepared.splits.items()},
-    }
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _stamp(path: Path) -> list[Any]:
-    """``[path, size, mtime_ns]`` of a file, or of every file under a folder."""
-    if path.is_file():
-        st = path.stat()
-        return [str(path), st.st_size, st.st_mtime_ns]
-    if path.is_dir():
-        return [_stamp(p) for p in sorted(path.rglob("*")) if p.is_file()]
-    return [str(path), None]
-
-
-def _backbone_stamps(spec: ExperimentSpec, modality: str) -> list[Any]:
-    """Size and time of the files the backbone loads from (also a library or bundled one)."""
-    from ftstudio.engine.bundled import default_backbone, find_bundled
-
-    b = spec.backbone
-    paths = [p for p in (b.path, b.weights) if p]
-    bundled = find_bundled(b.name) if b.name else (
-        default_backbone(modality) if not b.path and b.source == "auto" else None)
-    if bundled is not None and bundled.spec.path:
-        paths.append(bundled.spec.path)
-    if b.name and b.source in ("auto", "library"):
-        try:
-            from ftstudio.engine.library import resolve_entry
-
-            resolved = resolve_entry(b.name)
-            if resolved.path:
-                paths.append(resolved.path)
-        except Exception:  # noqa: BLE001 - not a library entry: the name says it all
-            pass
-    return [_stamp(Path(p).expanduser()) for p in paths]
-
-
-def _data_stamp(prepared: PreparedData) -> Any:
-    """The data file's content hash, or each input file's size and time (image folders)."""
-    source = Path(str(prepared.data.source))
-    if source.is_file():
-        digest = hashlib.sha256()
-        with open(source, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
-    if prepared.data.modality == "image":
-        digest = hashlib.sha256()
-        for p in np.asarray(prepared.data.inputs, dtype=object):
-            digest.update(json.dumps(_stamp(Path(str(p)))).encode("utf-8"))
-        return digest.hexdigest()
-    return str(source)
-
-
-# ------------------------------------------------------------------ storing
-def clear_memory() -> None:
-    """Forget the cache kept in this process (benchmarks and tests)."""
-    _memory.clear()
-
-
-def lookup(run: RunFolder | None, key: str, splits: tuple[str, ...] = ()) -> CachedFeatures | None:
-    """The cached features of ``key`` (this process's, else the run folder's), or ``None``.
-
-    Args:
-        run: the run folder whose ``cache/`` may hold them.
-        key: from :func:`feature_key`.
-        splits: the splits that must be there.
-    """
-    found = _memory.get(key)
-    if found is None and run is not None:
-        found = _load(run.file(CACHE_DIR) / key[:24], key)
-    if found is None or any(s not in found.splits for s in splits):
-        return None
-    return found
-
-
-def _store(run: RunFolder, cached: CachedFeatures) -> CachedFeatures:
-    """Keep ``cached`` in memory, or (large) as memory-mapped files in the run folder."""
-    size = sum(int(v.nbytes) for v in cached.splits.values())
-    _memory.clear()
-    if size > MEMORY_LIMIT_BYTES:
-        folder = run.file(CACHE_DIR) / cached.key[:24]
-        shutil.rmtree(run.file(CACHE_DIR), ignore_errors=True)  # one cache per run
-        for split, values in cached.splits.items():
-            atomic_save(folder / f"{split}.npy", _npy_writer(values), suffix=".npy",
-                        needed=int(values.nbytes) + 4096)
-        meta = {"key": cached.key, "description": cached.description,
-                "seconds": cached.seconds, "splits": sorted(cached.splits)}
-        atomic_write_text(folder / "meta.json", json.dumps(meta))  # last: commits the cache
-        loaded = _load(folder, cached.key)
-        if loaded is not None:
-            cached = loaded
-    _memory[cached.key] = cached
-    return cached
-
-
-def _npy_writer(values: np.ndarray) -> Any:
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.save(fh, values)
-    return write
-
-
-def _load(folder: Path, key: str) -> CachedFeatures | None:
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        if meta.get("key") != key:
-            return None
-        splits = {s: np.load(folder / f"{s}.npy", mmap_mode="r") for s in meta["splits"]}
-    except (OSError, ValueError, KeyError):
-        return None
-    return CachedFeatures(key, splits, str(meta.get("description", "")),
-                          float(meta.get("seconds", 0.0)), stored=str(folder))
-
-
 # ------------------------------------------------------------------ computing
 def features_tensor(model: Any, spec: ExperimentSpec) -> Any:
     """The pooled-features tensor of a model from ``heads.build_model``: the head's input.
@@ -287,7 +108,8 @@ def extract_features(extractor: Any, spec: ExperimentSpec, prepared: PreparedDat
     """Run ``extractor`` (inputs -> pooled features) once over ``splits``, in inference mode.
 
     All splits go through one pipeline and one traced ``predict``. Texts are tokenised up
-    front (reusing ``tokens`` where given); images are the decoded ``images`` when given.
+    front (reusing ``tokens`` where given) and cut to each batch's longest text; images are
+    the decoded ``images`` when given.
 
     Returns:
         ``{split: float32 (n, d)}`` for each of ``splits`` (empty splits: ``(0, d)``).
@@ -302,16 +124,56 @@ def extract_features(extractor: Any, spec: ExperimentSpec, prepared: PreparedDat
         tokens = dict(tokens or {})
         parts = [tokens.get(s) or tokenise_split(prepared, backbone, s) for s in names]
         token_arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    ds = make_dataset(every, backbone, "all", spec.training.batch_size, spec.training.seed,
-                      False, with_targets=False, images=pictures, tokens=token_arrays)
-    callbacks = [] if reporter is None else [_progress_callback(reporter,
-                                                                len(every.splits["all"]))]
-    features = np.asarray(extractor.predict(ds, verbose=0, callbacks=callbacks),
-                          dtype=np.float32)
+    if token_arrays is not None and isinstance(extractor.input, dict) \
+            and "padding_mask" in extractor.input:
+        features = _trimmed_text_features(extractor, token_arrays, spec.training.batch_size,
+                                          reporter)
+    else:
+        ds = make_dataset(every, backbone, "all", spec.training.batch_size,
+                          spec.training.seed, False, with_targets=False, images=pictures,
+                          tokens=token_arrays)
+        callbacks = [] if reporter is None else [_progress_callback(reporter,
+                                                                    len(every.splits["all"]))]
+        features = np.asarray(extractor.predict(ds, verbose=0, callbacks=callbacks),
+                              dtype=np.float32)
     bounds = np.cumsum([0] + [len(prepared.splits[s]) for s in names])
     out = {s: features[bounds[i]:bounds[i + 1]] for i, s in enumerate(names)}
     width = features.shape[1]
     return {s: out.get(s, np.zeros((0, width), np.float32)) for s in splits}
+
+
+def _trimmed_text_features(extractor: Any, tokens: dict[str, np.ndarray], batch_size: int,
+                           reporter: Reporter | None) -> np.ndarray:
+    """Pooled features of tokenised texts, in batches of similar lengths cut to their longest.
+
+    The padding is masked out of the attention and of the pooling, so a batch cut to its
+    longest text (rounded up to a few lengths: few traced shapes) gives the same features as
+    the full ``sequence_length`` for much less compute on short texts.
+    """
+    import keras
+
+    from ftstudio.engine.length_batches import bucket_lengths, padded_length
+
+    inputs = {k: keras.Input(shape=(None,), dtype=t.dtype, name=k)
+              for k, t in extractor.input.items()}
+    model = keras.models.clone_model(extractor, input_tensors=inputs,
+                                     clone_function=lambda layer: layer)  # the same layers
+    lengths = np.asarray(tokens["padding_mask"]).sum(axis=1)
+    order = np.argsort(lengths, kind="stable")
+    buckets = bucket_lengths(int(np.shape(tokens["padding_mask"])[1]))
+    out: np.ndarray | None = None
+    for start in range(0, len(order), batch_size):
+        pos = order[start:start + batch_size]
+        size = padded_length(int(lengths[pos].max()), buckets)
+        batch = np.asarray(model.predict_on_batch({k: tokens[k][pos, :size] for k in inputs}),
+                           dtype=np.float32)
+        if out is None:
+            out = np.empty((len(order), batch.shape[1]), dtype=np.float32)
+        out[pos] = batch
+        if reporter is not None:
+            reporter.progress(min(start + batch_size, len(order)), len(order))
+    assert out is not None  # the training split is never empty
+    return out
 
 
 def _progress_callback(reporter: Reporter, total: int) -> Any:
@@ -405,7 +267,7 @@ def _cached_features(run: RunFolder, spec: ExperimentSpec, fit: Any, extractor: 
     seconds = time.perf_counter() - started
     described = (f"pooled ({spec.head.pooling}) features of the pretrained "
                  f"{fit.backbone.description}")
-    cached = _store(run, CachedFeatures(key, values, described, seconds))
+    cached = store(run, CachedFeatures(key, values, described, seconds))
     reporter.status(f"Cached backbone features for {n:,} examples in {seconds:.1f} s; "
                     f"each head epoch now skips the backbone")
     _record(run, {"used": True, "reused": False, "examples": n,

@@ -127,7 +127,8 @@ def build(spec: ExperimentSpec, prepared: PreparedData, reporter: Reporter,
 def _tokenise(prepared: PreparedData, backbone: Any,
               reporter: Reporter) -> dict[str, dict[str, np.ndarray]]:
     """Tokenise the train and validation texts once, up front (text data only)."""
-    if prepared.data.modality != "text" or backbone.preprocessor is None:
+    if prepared.data.modality != "text" or backbone.preprocessor is None \
+            or prepared.data.stream is not None:  # streamed texts: tokenised per batch
         return {}
     splits = [s for s in ("train", "val") if len(prepared.splits[s])]
     total = sum(len(prepared.splits[s]) for s in splits)

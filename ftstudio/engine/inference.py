@@ -21,9 +21,13 @@ from ftstudio.engine.artifacts import (
 )
 from ftstudio.engine.data import IMAGE_EXTENSIONS, load_images, read_table
 from ftstudio.engine.datasets import load_images_of_splits, prepare_data
-from ftstudio.engine.evaluation import class_probabilities, evaluate_model, outputs_by_name
+from ftstudio.engine.evaluation import (
+    class_probabilities,
+    evaluate_model_chunks,
+    outputs_by_name,
+    write_predictions,
+)
 from ftstudio.engine.reporting import BaseReporter, Reporter
-from ftstudio.engine.runs import atomic_write_text
 from ftstudio.errors import DataError
 from ftstudio.spec import ExperimentSpec
 
@@ -45,15 +49,15 @@ def evaluate_run(run_dir: str | Path, reporter: Reporter | None = None) -> dict[
     try:
         prepared = prepare_data(spec, reporter, read_splits(run))
         images = load_images_of_splits(prepared, loaded.backbone, ("val", "test"))
-        metrics, evaluation, predictions = evaluate_model(loaded.model, prepared,
-                                                          loaded.backbone, spec, images)
+        metrics, evaluation, predictions = evaluate_model_chunks(loaded.model, prepared,
+                                                                 loaded.backbone, spec, images)
         # What is not the model's own score (the baseline's) does not change: keep it.
         kept = {k: v for k, v in run.metrics().items()
                 if not k.startswith(("test.", "val.")) and k not in metrics}
         metrics = {**metrics, **kept}
         run.write_json("metrics.json", metrics)
         run.write_json("evaluation.json", evaluation)
-        atomic_write_text(run.file("predictions.csv"), predictions)
+        write_predictions(run.file("predictions.csv"), predictions)
         save_labels(run, {o: prepared.data.classes.get(c, [])
                           for o, c in prepared.output_columns.items()})
     finally:

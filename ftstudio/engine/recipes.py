@@ -42,9 +42,9 @@ def recommended_training(spec: ExperimentSpec) -> dict[str, Any]:
                 "schedule": "constant", "warmup_fraction": 0.0, "early_stopping_patience": 3,
                 "head_first_epochs": 0, "layer_decay": 1.0}
     if modality == "text":
-        return {"optimizer": "adamw", "learning_rate": 2e-4, "epochs": 4, "batch_size": 16,
+        return {"optimizer": "adamw", "learning_rate": 1e-4, "epochs": 4, "batch_size": 16,
                 "schedule": "cosine", "warmup_fraction": 0.1, "early_stopping_patience": 0,
-                "head_first_epochs": 0, "layer_decay": 0.8}
+                "head_first_epochs": 0, "layer_decay": 0.9}
     return {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 8, "batch_size": 32,
             "schedule": "cosine", "warmup_fraction": 0.0, "early_stopping_patience": 3,
             "head_first_epochs": 2, "unfreeze_lr_factor": 0.1, "layer_decay": 1.0}

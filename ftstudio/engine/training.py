@@ -191,7 +191,7 @@ def _remove_leftovers(run: RunFolder, n_phases: int) -> None:
     for i in range(n_phases):
         phase_marker(run, i).unlink(missing_ok=True)
     shutil.rmtree(run.backup_dir, ignore_errors=True)
-    shutil.rmtree(run.file("cache"), ignore_errors=True)  # large feature caches (feature_cache)
+    shutil.rmtree(run.file("cache"), ignore_errors=True)  # large feature caches (feature_store)
 
 
 def _prepare(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,

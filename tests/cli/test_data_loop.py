@@ -64,3 +64,12 @@ def test_explain_a_text_run(capsys) -> None:
     assert main(["explain", str(trained_run("text")), "--text", "one two good"]) == 0
     out = capsys.readouterr().out
     assert "integrated gradients" in out and "towards it:" in out
+
+
+def test_explain_an_image_run_writes_the_overlay(tmp_path, capsys) -> None:
+    run = trained_run("image")
+    picture = next((run.parent / "images").rglob("*.png"))
+    out = tmp_path / "overlay.png"
+    assert main(["explain", str(run), "--image", str(picture), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Grad-CAM" in text and "top-left" in text and out.stat().st_size > 0

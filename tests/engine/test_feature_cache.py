@@ -70,7 +70,7 @@ def _statuses(rep: RecordingReporter) -> list[str]:
 
 def test_the_key_changes_with_everything_that_changes_the_features(tmp_path: Path) -> None:
     from ftstudio.engine.datasets import prepare_data
-    from ftstudio.engine.feature_cache import feature_key
+    from ftstudio.engine.feature_store import feature_key
     from ftstudio.engine.reporting import BaseReporter
 
     write_image_folder(tmp_path / "images", per_class=6)
@@ -149,9 +149,9 @@ def test_a_run_killed_in_its_head_phase_resumes_to_the_same_run(root: Path, tmp_
     Uncached too: a backup restored in the head phase once made the fine-tune phase start an
     epoch early (Keras keeps the restored epoch on the model).
     """
-    from ftstudio.engine import feature_cache
+    from ftstudio.engine import feature_store
 
-    monkeypatch.setattr(feature_cache, "MEMORY_LIMIT_BYTES", 0)  # cache as .npy files
+    monkeypatch.setattr(feature_store, "MEMORY_LIMIT_BYTES", 0)  # cache as .npy files
     data = _spec_data(root, cache_features=cache)
     data["freeze"] = {"mode": "none", "head_first_epochs": 2}
     _train(data, tmp_path / "reference")
@@ -188,3 +188,36 @@ def test_the_spec_key_and_augmentation_turn_it_off(root: Path) -> None:
     augmented = _spec_data(root)
     augmented["augment"] = {"flip": "horizontal"}
     assert feature_cache._augmenting(ExperimentSpec.from_dict(augmented))
+
+
+def test_text_features_cut_to_each_batch_match_the_full_padding(tmp_path: Path) -> None:
+    """Short texts go through the backbone cut to their batch's longest text, same features."""
+    import keras
+
+    from ftstudio.engine.datasets import make_dataset, prepare_data
+    from ftstudio.engine.feature_cache import extract_features, features_tensor
+    from ftstudio.engine.fitting import build
+    from ftstudio.engine.reporting import BaseReporter
+    from tests.helpers.eval_runs import write_text_csv
+    from tests.helpers.models import tiny_bert_preset
+
+    spec = ExperimentSpec.from_dict({
+        "data": {"path": str(write_text_csv(tmp_path / "t.csv", rows=40)), "text_column": "text",
+                 "label_column": "label"},
+        "backbone": {"source": "keras_hub", "sequence_length": 32,
+                     "path": str(tiny_bert_preset(tmp_path / "bert"))},
+        "head": {"pooling": "mean"}, "freeze": {"mode": "all"},
+        "training": {"batch_size": 8}})
+    prepared = prepare_data(spec, BaseReporter())
+    fit = build(spec, prepared, BaseReporter())
+    extractor = keras.Model(fit.model.input, features_tensor(fit.model, spec))
+    rep = RecordingReporter()
+    cut = extract_features(extractor, spec, prepared, fit.backbone, tokens=fit.tokens,
+                           reporter=rep)
+    assert rep.of("progress")[-1] == (40, 40)
+    assert fit.tokens["train"]["padding_mask"].sum(axis=1).max() <= 8 < 32  # cut to 8 tokens
+    for split in ("train", "val", "test"):
+        full = extractor.predict(make_dataset(prepared, fit.backbone, split, 8, 0, False,
+                                              with_targets=False), verbose=0)
+        assert cut[split].shape == (len(prepared.splits[split]), 4)
+        np.testing.assert_allclose(cut[split], full, rtol=1e-4, atol=1e-5)

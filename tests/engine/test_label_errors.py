@@ -127,3 +127,24 @@ def test_the_embedding_map_and_the_review_share_one_feature_pass(tmp_path: Path)
     line = np.linspace(0, 1, 50)[:, None] * np.array([[1.0, 2.0, 0.0]])
     xy, explained = pca_2d(line + np.random.default_rng(0).normal(0, 1e-3, (50, 3)))
     assert explained[0] > 0.6 and np.corrcoef(xy[:, 0], line[:, 0])[0, 1] > 0.99
+
+
+def test_image_labels_are_reviewed_on_backbone_features_and_fixed_in_a_new_folder(
+        tmp_path: Path) -> None:
+    from tests.helpers.eval_runs import green_only_backbone
+    from tests.helpers.specs import image_spec_data, write_image_folder
+
+    folder = write_image_folder(tmp_path / "images", per_class=10)
+    data = image_spec_data(folder)
+    data["backbone"] = {"source": "file", "preprocessing": "scale_0_1",
+                        "path": str(green_only_backbone(tmp_path / "green.keras"))}
+    review = review_spec(ExperimentSpec.from_dict(data), folds=3)
+    assert len(review.issues) == 20 and review.row_label == "image number"
+    assert "pooled" in review.method and sorted(review.classes) == ["blue", "red"]
+    first, second = review.issues[0], review.issues[1]
+    out = write_corrections(review, {first.row: "red" if first.given == "blue" else "blue"},
+                            [second.row], tmp_path / "fixed")
+    copied = sorted(p.parent.name for p in out.rglob("*.png"))
+    assert len(copied) == 19 and len(list(folder.rglob("*.png"))) == 20
+    with pytest.raises(DataError, match="exists"):
+        write_corrections(review, {}, [], out)

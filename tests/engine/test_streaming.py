@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from ftstudio.engine.data import (
     CsvStream,
     ImageStream,
     feature_stats,
+    is_streamed,
     iter_split_inputs,
     load_data,
     streaming_wanted,
@@ -177,7 +179,13 @@ def test_text_batches_match_in_memory_batches(tmp_path: Path,
                                    "label_column": "label"}})
     streamed, in_memory = _prepared(spec), _in_memory(spec)
     assert streamed.saved_splits() == in_memory.saved_splits()
-    assert tokenise_split(streamed, _TextBackbone, "train") == {}
+    tokens = tokenise_split(streamed, _TextBackbone, "train", chunk=5)  # read back in chunks
+    expected = tokenise_split(in_memory, _TextBackbone, "train")
+    assert tokens.keys() == expected.keys() == {"length", "text"}
+    for key in tokens:
+        np.testing.assert_array_equal(tokens[key], expected[key])
+    table = dataclasses.replace(streamed.data, modality="tabular", inputs=np.zeros((41, 2)))
+    assert is_streamed(streamed.data) and not is_streamed(table)  # e.g. cached features
     backbone = _TextBackbone()
     args = ("train", 4, 7, True)
     a = _batches(make_dataset(in_memory, backbone, *args, epochs=(1, 3)))
@@ -226,14 +234,20 @@ def test_image_folder_streams_paths_only(tmp_path: Path) -> None:
         np.testing.assert_array_equal(yb["label"], ya["label"])
 
 
-def test_streamed_training_matches_in_memory_training(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["tabular", "image"])
+def test_streamed_training_matches_in_memory_training(tmp_path: Path, kind: str) -> None:
     from ftstudio.engine.training import train
+    from tests.helpers.eval_runs import _spec as eval_spec
 
-    path = write_tabular_csv(tmp_path / "t.csv", n=240)
+    if kind == "tabular":
+        data = tabular_spec_data(write_tabular_csv(tmp_path / "t.csv", n=240), seed=5)
+    else:  # a file backbone on a folder of 60 images, decoded per batch when streamed
+        data = eval_spec("image", tmp_path)
+    data["training"]["epochs"] = 2
     runs = {}
     for mode in ("off", "on"):
-        spec = streamed_spec(tabular_spec_data(path, epochs=2, seed=5), mode)
-        runs[mode] = (train(spec, out_dir=tmp_path / mode), tmp_path / mode)
+        runs[mode] = (train(streamed_spec(data, mode), out_dir=tmp_path / mode),
+                      tmp_path / mode)
     (mem, mem_dir), (streamed, streamed_dir) = runs["off"], runs["on"]
     assert json.loads((streamed_dir / "splits.json").read_text()) == \
         json.loads((mem_dir / "splits.json").read_text())

@@ -74,7 +74,17 @@ def test_data_page_health_label_review_label_next_and_map(qtbot, window, tmp_pat
     panel.map.colour.setCurrentIndex(1)
     panel.map.show_example(FLIPPED[0])
     assert "the probe says" in panel.map.detail.text()
+    points = panel.map.points
+    xs, ys = np.asarray(points.x), np.asarray(points.y)
+    chosen = panel.map.select_box(xs.min() - 1, ys.min() - 1, np.median(xs), ys.max() + 1)
+    assert chosen and all(points.x[i] <= np.median(xs) for i in chosen)
+    assert len(chosen) == int((xs <= np.median(xs)).sum())
+    panel.map.relabel_combo.setCurrentText("setosa")
+    qtbot.mouseClick(panel.map.relabel_btn, Qt.MouseButton.LeftButton)
+    assert set(panel.map_relabels) == {points.rows[i] for i in chosen}
     shot(window, "14_embedding_map")
+    panel.map.select_btn.setChecked(False)
+    panel.map_relabels.clear()
 
     pool = _flowers(tmp_path / "pool.csv", n=60, seed=4, labelled=False)
     panel.setCurrentIndex(panel.tab_next)

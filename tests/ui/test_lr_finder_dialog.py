@@ -33,7 +33,7 @@ def test_lr_finder_sweep_and_memory_line_on_the_train_page(qtbot, window, tabula
     tools = w.train_page.tools
     qtbot.waitUntil(lambda: tools.memory is not None, timeout=60_000)
     label = tools.memory_label.text()
-    assert label.startswith("Memory: ~") and "free" in label
+    assert label.startswith("Memory: about ") and "free" in label and "trainable" in label
     assert tools.memory.total_params > 0 and tools.memory.warning is None
     assert "parameters" in tools.memory_label.toolTip()
     shot(w, "tools_train_memory")

@@ -66,6 +66,7 @@ def test_pause_holds_resume_continues_and_extend_adds_epochs(qtbot, window, tabu
     qtbot.waitUntil(lambda: w.runs_page.model.rowCount() == 1, timeout=30_000)
     w.runs_page.table.selectRow(0)
     assert w.runs_page.extend_btn.isEnabled()
+    shot(w, "runs_extend")
     qtbot.mouseClick(w.runs_page.extend_btn, Qt.MouseButton.LeftButton)
     assert w.current_page() == "train" and page.running
     qtbot.waitUntil(lambda: not page.running, timeout=120_000)

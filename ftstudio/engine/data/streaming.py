@@ -73,8 +73,15 @@ class ImageStream:
 
 
 def is_streamed(data: LoadedData) -> bool:
-    """Whether ``data`` is streamed (its examples are not all decoded in memory)."""
-    return data.stream is not None
+    """Whether ``data`` is streamed (its examples are not all decoded in memory).
+
+    A table made from streamed data with its own inputs in memory (``dataclasses.replace``
+    of the inputs or the modality, e.g. cached features) is not.
+    """
+    stream = data.stream
+    if isinstance(stream, CsvStream):
+        return data.modality == stream.modality and len(data.inputs) == 0
+    return isinstance(stream, ImageStream) and data.modality == "image"
 
 
 def streaming_wanted(spec: ExperimentSpec) -> bool:

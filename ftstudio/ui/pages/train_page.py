@@ -42,7 +42,6 @@ from ftstudio.ui.pages.train_checks import (
     untrained_question,
 )
 from ftstudio.ui.pages.train_parts import (
-    PauseButton,
     TrainProgressCard,
     TrainSettingsForm,
     ask_extra_epochs,
@@ -53,6 +52,7 @@ from ftstudio.ui.pages.train_tools import TrainTools
 from ftstudio.ui.project import Project
 from ftstudio.ui.widgets.common import PageHeader, page_layout
 from ftstudio.ui.widgets.device_line import DeviceLine
+from ftstudio.ui.widgets.pause_button import PauseButton
 from ftstudio.ui.widgets.train_charts import TrainCharts
 from ftstudio.ui.words import in_window_words
 

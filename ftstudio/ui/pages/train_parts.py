@@ -39,7 +39,7 @@ from ftstudio.ui.pages.train_checks import RecipeOffer
 from ftstudio.ui.widgets.common import Card, ElidedLabel, SciSpinBox
 from ftstudio.ui.widgets.train_charts import reserve_lines
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "PauseButton", "TrainProgressCard", "TrainSettingsForm",
+__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainProgressCard", "TrainSettingsForm",
            "ask_extra_epochs", "pretty_metric", "reproduce_command", "run_name"]
 
 OPTIMIZERS = spec_values(Optimizer, first=("adamw", "adam", "sgd", "rmsprop"))
@@ -459,51 +459,3 @@ class TrainProgressCard(Card):
         self.result_box.show()
         self.show_state(how, 1, f"{how}. Best epoch: {outcome.best_epoch or '—'}.")
         return how, headline
-
-
-class PauseButton(QPushButton):
-    """Pause / Resume of a running job, through its reporter's pause switch.
-
-    Signals:
-        pauseChanged(bool): the user paused (True) or resumed (False) the run.
-    """
-
-    pauseChanged = Signal(bool)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Pause", parent)
-        self.setObjectName("pauseButton")
-        self.setToolTip("Hold training after the current batch, nothing lost; press again to "
-                        "resume")
-        self.setEnabled(False)
-        self.paused = False
-        self._reporter: Any = None
-        self.clicked.connect(self.toggle_pause)
-
-    def attach(self, reporter: Any) -> None:
-        """Control the run that reports to ``reporter`` (its ``request_pause(bool)``)."""
-        self._reporter = reporter
-        self._show(False)
-        self.setEnabled(True)
-
-    def detach(self) -> None:
-        """The run ended: nothing to pause."""
-        self._reporter = None
-        self._show(False)
-        self.setEnabled(False)
-
-    @Slot()
-    def toggle_pause(self) -> None:
-        """Pause a running run, or resume a paused one."""
-        if self._reporter is None:
-            return
-        self._show(not self.paused)
-        self._reporter.request_pause(self.paused)
-        self.pauseChanged.emit(self.paused)
-
-    def _show(self, paused: bool) -> None:
-        self.paused = paused
-        self.setText("Resume" if paused else "Pause")
-        self.setProperty("primary", paused)
-        self.style().unpolish(self)
-        self.style().polish(self)

@@ -1,6 +1,7 @@
 """The Train page's recipe tools: "LR finder…", "Sweep…" and the memory-estimate line.
 
-:class:`TrainTools` puts them in the page header. The memory line is refreshed (debounced)
+:class:`TrainTools` puts the buttons in the page header's actions and the memory line under
+its subtitle. The memory line is refreshed (debounced)
 while the page is visible and the project can train: a job thread builds the model once per
 backbone, head and freezing (``bridge.recipe_calls.estimate_memory``) and says what the run
 needs against the free memory, in orange with a warning when it will not fit.
@@ -17,7 +18,7 @@ from ftstudio.bridge import recipe_calls
 from ftstudio.bridge.current_job import CurrentJobs
 from ftstudio.bridge.jobs import ErrorInfo
 from ftstudio.bridge.recipe_types import MemoryInfo
-from ftstudio.formatting import format_bytes
+from ftstudio.formatting import format_bytes, format_params
 from ftstudio.ui.pages.sweep_page import SweepView
 from ftstudio.ui.pages.train_checks import start_blocker
 from ftstudio.ui.widgets.common import debounce_timer
@@ -53,13 +54,17 @@ class TrainTools(QObject):
                                   "one run per trial")
         self.sweep_btn.clicked.connect(self.open_sweep)
         self.sweep: SweepView | None = None
+        self.memory_label.setWordWrap(True)  # under the subtitle: it never widens the page
+        page.header.layout().itemAt(0).layout().addWidget(self.memory_label)
         row = page.header.action_row
-        row.insertWidget(0, self.memory_label)
-        row.insertWidget(1, self.lr_btn)
-        row.insertWidget(2, self.sweep_btn)
+        row.insertWidget(0, self.lr_btn)
+        row.insertWidget(1, self.sweep_btn)
         self._timer = debounce_timer(self, MEMORY_DEBOUNCE_MS, self.refresh_memory)
         self.project.changed.connect(self._schedule)
         self.project.loaded.connect(self._schedule)
+        self.project.readinessChanged.connect(self.update_buttons)
+        self.project.changed.connect(self.update_buttons)
+        self.update_buttons()
         page.runningChanged.connect(self._on_running)
         page.installEventFilter(self)
 
@@ -71,8 +76,14 @@ class TrainTools(QObject):
 
     @Slot(bool)
     def _on_running(self, running: bool) -> None:
-        self.lr_btn.setEnabled(not running)
-        self.sweep_btn.setEnabled(not running)
+        self.update_buttons()
+
+    @Slot()
+    def update_buttons(self) -> None:
+        """Enable the tools when training could start (and is not running)."""
+        usable = start_blocker(self.project) is None and not self.page.running
+        self.lr_btn.setEnabled(usable)
+        self.sweep_btn.setEnabled(usable)
 
     @Slot()
     def _schedule(self, *_: Any) -> None:
@@ -95,7 +106,10 @@ class TrainTools(QObject):
         free = f" of {format_bytes(info.available_bytes)} free" \
             if info.available_bytes is not None else ""
         mark = "⚠ " if info.warning else ""
-        self.memory_label.setText(f"{mark}Memory: ~{format_bytes(info.needed_bytes)}{free}")
+        params = (f" · {format_params(info.total_params)} parameters, "
+                  f"{format_params(info.trainable_params)} trainable")
+        self.memory_label.setText(f"{mark}Memory: about {format_bytes(info.needed_bytes)}"
+                                  f"{free}{params}")
         self.memory_label.setToolTip(info.summary + (f"\n\n{info.warning}"
                                                      if info.warning else ""))
         self.memory_label.setStyleSheet("color: #b35900; font-weight: 600;" if info.warning

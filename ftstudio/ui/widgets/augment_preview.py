@@ -115,6 +115,8 @@ class AugmentPanel(QScrollArea):
         self.flip = QComboBox()
         self.flip.addItems(list(choices(Flip)))
         self.flip.setToolTip("Mirror images at random (left-right, top-bottom or both)")
+        self.flip.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.flip.setMinimumContentsLength(8)  # the long choice must not widen the tab
         self.factors: dict[str, QDoubleSpinBox] = {}
         form = QGridLayout()  # two settings a row: the preview keeps the height
         form.setHorizontalSpacing(8)
@@ -165,6 +167,7 @@ class AugmentPanel(QScrollArea):
         self.setWidgetResizable(True)
         self.setWidget(body)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     @Slot()
     def _on_edited(self) -> None:

@@ -90,8 +90,8 @@ class EmbeddingMapView(ActionView):
         for w in (self.relabel_combo, self.relabel_btn):
             w.setEnabled(False)
         row = QHBoxLayout()
-        for w in (self.select_btn, self.selection_label):
-            row.addWidget(w)
+        row.addWidget(self.select_btn)
+        row.addWidget(self.selection_label)
         row.addStretch(1)
         row.addWidget(self.relabel_combo)
         row.addWidget(self.relabel_btn)
