@@ -222,6 +222,7 @@ def run_window(spec: Path, runs_root: Path, page_key: str = "train", idle_second
     idle_profile = sampler.stalls[:] if sampler is not None else []
     if sampler is not None:
         sampler.stalls.clear()
+        sampler.t0 = time.perf_counter()  # its stall times count from the start of training
 
     probe = make_probe(sampler)
     page.runningChanged.connect(probe.on_running)

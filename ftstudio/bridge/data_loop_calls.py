@@ -210,10 +210,10 @@ def append_labels(spec: ExperimentSpec, ranking: NextResult, labels: dict[int, s
 def explain(run_dir: str, *, text: str | None = None, image: str | None = None) -> Explanation:
     """Why the run predicts what it does for one text or image (the run stays loaded)."""
     # the run try-it keeps loaded: one model in memory, loaded once
-    from ftstudio.bridge.evaluation_calls import _loaded_run
+    from ftstudio.bridge.evaluation_calls import loaded_run
     from ftstudio.engine.saliency import explain as explain_example
 
-    result = explain_example(_loaded_run(run_dir), text=text, image=image)
+    result = explain_example(loaded_run(run_dir), text=text, image=image)
     heat = None if result.heatmap is None else [[float(v) for v in row]
                                                  for row in result.heatmap]
     return Explanation(result.output, result.predicted, result.probability, result.method,

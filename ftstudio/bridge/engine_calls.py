@@ -41,10 +41,12 @@ if TYPE_CHECKING:
     from ftstudio.engine.bundled import BundledBackbone
 
 __all__ = [
+    "backbone_lock",
     "bundled_backbones",
     "check_data",
     "describe_model",
     "list_runs",
+    "load_backbone_cached",
     "load_engine",
     "load_run",
     "pretrain",
@@ -257,15 +259,15 @@ def _skipped_images(folder: str, used: Any) -> list[str]:
 
 # ======================================================================= model
 _backbone_cache: dict[str, Any] = {}
-_backbone_lock = threading.Lock()
+backbone_lock = threading.Lock()
 
 
-def _load_backbone_cached(spec: ExperimentSpec, reporter: Any = None) -> Any:
+def load_backbone_cached(spec: ExperimentSpec, reporter: Any = None) -> Any:
     """Load the backbone once per backbone spec (the Model page rebuilds heads often)."""
     from ftstudio.engine import backbones
 
     key = json.dumps([dataclasses.asdict(spec.backbone), spec.modality], sort_keys=True)
-    with _backbone_lock:
+    with backbone_lock:
         hit = _backbone_cache.get(key)
         if hit is None:
             hit = backbones.load_backbone(spec.backbone, spec.modality, reporter)
@@ -276,7 +278,7 @@ def _load_backbone_cached(spec: ExperimentSpec, reporter: Any = None) -> Any:
 
 def clear_backbone_cache() -> None:
     """Forget the cached backbone (frees its memory)."""
-    with _backbone_lock:
+    with backbone_lock:
         _backbone_cache.clear()
 
 
@@ -296,12 +298,12 @@ def describe_model(spec: ExperimentSpec, output_sizes: dict[str, int] | None = N
 
     if output_sizes is None:
         output_sizes = output_sizes_of(spec)
-    backbone = _load_backbone_cached(spec, reporter)
+    backbone = load_backbone_cached(spec, reporter)
     stats = None
     if spec.modality == "tabular":
         n = len(spec.data.feature_columns or [])
         stats = (np.zeros(n, np.float32), np.ones(n, np.float32))
-    with _backbone_lock:
+    with backbone_lock:
         model = heads.build_model(backbone, spec, output_sizes, stats)
         # what stays frozen with everything unfrozen never learns (BatchNorm, unused pooler)
         freezing.apply_freeze(model, backbone, FreezeSpec(mode="none"))

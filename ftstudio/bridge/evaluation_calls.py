@@ -24,8 +24,8 @@ from ftstudio.bridge.evaluation_types import (
 )
 from ftstudio.bridge.types import RunDetails
 
-__all__ = ["cell_text", "compare_runs", "example_table", "forget_loaded_runs", "missing_files",
-           "try_it", "write_report"]
+__all__ = ["cell_text", "compare_runs", "example_table", "forget_loaded_runs", "loaded_run",
+           "missing_files", "try_it", "write_report"]
 
 
 # ================================================================ per-example results
@@ -77,7 +77,7 @@ _loaded: dict[str, tuple[float, Any]] = {}
 _loaded_lock = threading.Lock()
 
 
-def _loaded_run(run_dir: str) -> Any:
+def loaded_run(run_dir: str) -> Any:
     """The run's model, loaded once (again when its ``model.keras`` changes)."""
     from ftstudio.engine import tryit
 
@@ -104,7 +104,7 @@ def try_it(run_dir: str, *, text: str | None = None, image: str | None = None,
     from ftstudio.engine import tryit
 
     started = time.perf_counter()
-    answer = tryit.try_example(_loaded_run(run_dir), text=text, image=image, features=features)
+    answer = tryit.try_example(loaded_run(run_dir), text=text, image=image, features=features)
     outputs = [TryItOutput(name, str(a["task"]), [(str(c), float(p)) for c, p in a.get("top", [])],
                            a.get("value")) for name, a in answer.items()]
     return TryItResult(run_dir, outputs, time.perf_counter() - started)

@@ -100,20 +100,20 @@ def _profile(spec: ExperimentSpec) -> tuple[Any, int, int]:
             return _profiles[key]  # type: ignore[no-any-return]
     import numpy as np
 
-    from ftstudio.bridge.engine_calls import _backbone_lock, _load_backbone_cached
+    from ftstudio.bridge.engine_calls import backbone_lock, load_backbone_cached
     from ftstudio.engine import data, freezing, heads, memory_estimate
 
     loaded = data.load_data(spec)
     sizes = {o.name: len(loaded.classes[c]) if o.task == "classification" else 1
              for o, c in zip(spec.head.outputs, spec.label_columns(), strict=True)}
-    backbone = _load_backbone_cached(spec)
+    backbone = load_backbone_cached(spec)
     stats = None
     if spec.modality == "tabular":
         n = len(spec.data.feature_columns or [])
         stats = (np.zeros(n, np.float32), np.ones(n, np.float32))
     seq = getattr(backbone.preprocessor, "sequence_length", None) or \
         spec.backbone.sequence_length
-    with _backbone_lock:
+    with backbone_lock:
         model = heads.build_model(backbone, spec, sizes, stats)
         freezing.apply_freeze(model, backbone, spec.freeze)
         profile = memory_estimate.profile_model(model, seq)

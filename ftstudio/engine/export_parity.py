@@ -93,12 +93,13 @@ def load_check_data(loaded: LoadedRun, max_examples: int | None = 1000) -> Check
     if max_examples is not None and total > max_examples:
         prepared.splits[split] = idx = idx[:max_examples]
     if spec.modality == "image":
-        x = load_split_images(prepared, loaded.backbone, split)
-    elif is_streamed(prepared.data):  # a streamed CSV: read back only the checked rows
-        x = np.concatenate(list(iter_split_inputs(prepared.data, idx)))
+        x = load_split_images(prepared, loaded.backbone, split)  # uint8, as exports take
     else:
-        x = np.asarray(prepared.data.inputs)[idx]
-    x = x.astype(str) if spec.modality == "text" else x.astype(np.float32)
+        if is_streamed(prepared.data):  # a streamed CSV: read back only the checked rows
+            x = np.concatenate(list(iter_split_inputs(prepared.data, idx)))
+        else:
+            x = np.asarray(prepared.data.inputs, dtype=object)[idx]
+        x = x.astype(str) if spec.modality == "text" else x.astype(np.float32)
     targets = {o.name: np.asarray(prepared.targets(o.name, split)) for o in spec.head.outputs}
     return CheckData(split, total, x, targets, {o.name: o.task for o in spec.head.outputs})
 

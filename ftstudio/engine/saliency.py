@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ftstudio.engine.artifacts import LoadedRun
-from ftstudio.engine.tryit import _model_input, try_example
+from ftstudio.engine.tryit import model_input, try_example
 from ftstudio.errors import DataError
 
 __all__ = ["Explanation", "explain", "image_saliency", "token_attributions",
@@ -225,7 +225,7 @@ def explain(loaded: LoadedRun, *, text: str | None = None, image: str | Path | N
     predicted, probability = answer["top"][0]
     classes = loaded.labels.get(name) or []
     index = classes.index(predicted) if predicted in classes else int(predicted)
-    x = _model_input(loaded, text, image, None)
+    x = model_input(loaded, text, image, None)
     result = Explanation(name, str(predicted), float(probability), "")
     if spec.modality == "image":
         result.heatmap, result.method = image_saliency(loaded.model, x[0], index, name)

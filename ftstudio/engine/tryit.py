@@ -19,7 +19,7 @@ from ftstudio.engine.data import load_images
 from ftstudio.engine.evaluation import class_probabilities, outputs_by_name
 from ftstudio.errors import DataError, RunError
 
-__all__ = ["open_run", "try_example"]
+__all__ = ["model_input", "open_run", "try_example"]
 
 
 def open_run(run_dir: str | Path) -> LoadedRun:
@@ -51,7 +51,7 @@ def try_example(loaded: LoadedRun, *, text: str | None = None, image: str | Path
             decoded, a missing or non-numeric feature).
     """
     spec = loaded.spec
-    x = _model_input(loaded, text, image, features)
+    x = model_input(loaded, text, image, features)
     names = [o.name for o in spec.head.outputs]
     outputs = outputs_by_name(loaded.model.predict(x, verbose=0), names)
     result: dict[str, Any] = {}
@@ -69,7 +69,7 @@ def try_example(loaded: LoadedRun, *, text: str | None = None, image: str | Path
     return result
 
 
-def _model_input(loaded: LoadedRun, text: str | None, image: str | Path | None,
+def model_input(loaded: LoadedRun, text: str | None, image: str | Path | None,
                  features: dict[str, float] | None) -> Any:
     """The one example as the model takes it, preprocessed as in training."""
     spec = loaded.spec

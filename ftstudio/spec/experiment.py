@@ -161,6 +161,9 @@ def _check_freeze_and_training(f: FreezeSpec, t: TrainSpec) -> None:
                         f"name to weight, got '{t.class_weight}'")
     if t.step_epochs < 1:
         raise SpecError("training.step_epochs must be at least 1")
+    if t.steps_per_execution < 0:
+        raise SpecError(f"training.steps_per_execution must be >= 0 (0 = chosen for the "
+                        f"device), got {t.steps_per_execution}")
 
 
 def _check_augment(a: AugmentSpec) -> None:

@@ -65,6 +65,7 @@ def test_round_trip_property(epochs, bs, seed, lr, opt, mode, n_out, seq):
     ({"freeze": {"head_first_epochs": 5}, "training": {"epochs": 3}}, ["head_first_epochs"]),
     ({"data": {"feature_columns": ["a"]}}, ["only one input kind"]),
     ({"backbone": {"image_size": [4]}}, ["backbone.image_size"]),
+    ({"training": {"steps_per_execution": -2}}, ["training.steps_per_execution", ">= 0"]),
 ])
 def test_validation_messages_name_the_key(patch, words):
     data = json.loads(json.dumps(TEXT))

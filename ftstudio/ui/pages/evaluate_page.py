@@ -15,19 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -40,6 +36,7 @@ from ftstudio.bridge.jobs import ErrorInfo, JobRunner
 from ftstudio.bridge.types import RunDetails
 from ftstudio.formatting import format_duration
 from ftstudio.ui.pages.evaluate_examples import ExamplesPanel
+from ftstudio.ui.pages.evaluate_metrics_table import MetricsTableCard
 from ftstudio.ui.pages.evaluate_parts import (
     BeforeAfterCard,
     TryItPanel,
@@ -50,7 +47,6 @@ from ftstudio.ui.pages.evaluate_parts import (
 )
 from ftstudio.ui.widgets.charts import make_plot
 from ftstudio.ui.widgets.common import (
-    Card,
     ElidedLabel,
     MetricCard,
     PageHeader,
@@ -70,7 +66,6 @@ from ftstudio.ui.widgets.saliency_view import WhyPanel, stacked, start_explainin
 __all__ = ["EvaluatePage"]
 
 SPLIT_TITLES = {"test": "Test split", "val": "Validation split"}
-CLASS_COLUMNS = ["Class", "Precision", "Recall", "F1", "Count"]
 
 
 class EvaluatePage(QWidget):
@@ -101,9 +96,10 @@ class EvaluatePage(QWidget):
 
         self._build_header()
         cards_row = self._build_cards()
-        table_card = self._build_table()
+        self.table_card = MetricsTableCard()
+        self.table = self.table_card.table
         self._build_tabs()
-        splitter = side_by_side(table_card, self.tabs, (0, 1), (360, 660))
+        splitter = side_by_side(self.table_card, self.tabs, (0, 1), (360, 660))
         # the charts take the height there is (their preferred height would make the page
         # scroll at 1280x800); below this minimum the page scrolls instead of squashing them
         splitter.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
@@ -172,22 +168,6 @@ class EvaluatePage(QWidget):
             cards_row.addWidget(c, 1)
         cards_row.addWidget(self.before_after, 3)
         return cards_row
-
-    def _build_table(self) -> Card:
-        self.table = QTableWidget(0, 5)
-        self.table.setObjectName("metricsTable")
-        self.table.setHorizontalHeaderLabels(CLASS_COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        head = self.table.horizontalHeader()
-        head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # names give way first
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table_card = Card("Per class")
-        self.table_card.body.addWidget(self.table)
-        self.table_card.setMinimumWidth(345)  # every column, also on a 1024-pixel screen
-        return self.table_card
 
     def _build_tabs(self) -> None:
         self.confusion = ConfusionMatrixView()
@@ -327,10 +307,9 @@ class EvaluatePage(QWidget):
         self.tabs.setTabText(self.tab_examples, f"Examples ({n:,})" if self.examples_table
                              and len(self.examples_table) else "Examples")
         if rep is None:
-            self.table.setRowCount(0)
+            self.table_card.clear_rows()
             return
-        if self.table_card.title_label is not None:
-            self.table_card.title_label.setText("Metrics" if regression else "Per class")
+        self.table_card.show_report(rep, regression)
         if regression:
             self._fill_regression(rep)
         else:
@@ -360,23 +339,8 @@ class EvaluatePage(QWidget):
                                     *baseline_wording(self.run.spec))
 
     def _fill_classification(self, rep: dict[str, Any]) -> None:
-        rows = list(rep.get("per_class", []))
-        self.table.setColumnCount(5)
-        self.table.setHorizontalHeaderLabels(CLASS_COLUMNS)
-        self.table.setRowCount(len(rows) + 2)
-        f1s = [r.get("f1", 1.0) for r in rows]
-        # the weakest class stands out only when there is one (not when every class ties)
-        worst = min(f1s) if len(rows) > 2 and len(set(f1s)) > 1 else None
-        for i, r in enumerate(rows):
-            self._set_row(i, [str(r.get("class")), r.get("precision"), r.get("recall"),
-                              r.get("f1"), r.get("support")],
-                          highlight=worst is not None and r.get("f1") == worst)
-        total = sum(int(r.get("support", 0)) for r in rows)
-        self._set_row(len(rows), ["Macro avg", rep.get("macro_precision"),
-                                  rep.get("macro_recall"), rep.get("macro_f1"), total], bold=True)
-        self._set_row(len(rows) + 1, ["Accuracy", None, None, rep.get("accuracy"), total],
-                      bold=True)
-        classes = rep.get("classes") or [str(r.get("class")) for r in rows]
+        """Show a classifier's confusion matrix and curves (the table fills itself)."""
+        classes = rep.get("classes") or [str(r.get("class")) for r in rep.get("per_class", [])]
         self.confusion.set_matrix(rep.get("confusion", []), classes,
                                   normalize=self.normalize.isChecked())
         self.roc.set_curves(rep.get("roc", []))
@@ -393,38 +357,9 @@ class EvaluatePage(QWidget):
                                 "(ftstudio evaluate RUN).")
 
     def _fill_regression(self, rep: dict[str, Any]) -> None:
-        self.table.setColumnCount(2)
-        self.table.setHorizontalHeaderLabels(["Metric", "Value"])
-        items = [("Examples", rep.get("n")), ("Mean absolute error", rep.get("mae")),
-                 ("Root mean squared error", rep.get("rmse")), ("R²", rep.get("r2"))]
-        self.table.setRowCount(len(items))
-        for i, (name, value) in enumerate(items):
-            self._set_row(i, [name, value])
+        """Show a regression's predicted-vs-true and residual plots."""
         self.scatter.set_points(rep.get("y_true", []), rep.get("y_pred", []))
         self.residuals.set_values(rep.get("y_true", []), rep.get("y_pred", []))
-
-    def _set_row(self, row: int, values: list[Any], bold: bool = False,
-                 highlight: bool = False) -> None:
-        for col, value in enumerate(values):
-            if value is None:
-                text = ""
-            elif isinstance(value, float):
-                text = "—" if math.isnan(value) else f"{value:.3f}"
-            elif isinstance(value, int):
-                text = f"{value:,}"
-            else:
-                text = str(value)
-            item = QTableWidgetItem(text)
-            if col > 0:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if bold:
-                font = item.font()
-                font.setBold(True)
-                item.setFont(font)
-            if highlight:
-                item.setBackground(QColor("#fdecea"))
-                item.setToolTip("The weakest class")
-            self.table.setItem(row, col, item)
 
     def _fill_history(self) -> None:
         plot_history(self.history_loss, self.history_metric, self.run.history if self.run else [])
