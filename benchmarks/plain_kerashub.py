@@ -1,7 +1,8 @@
 """The baseline: plain hand-written Keras fine-tuning scripts (what ftstudio replaces).
 
-Text (default): the recipe of examples/text_classification.json: MiniLM, 64 tokens, masked-mean
-pooling, dropout 0.1, AdamW 5e-5 with 10% warm-up and cosine decay, batch 32, fixed padding.
+Text (default): the earlier example recipe (the engine side of benchmarks/engine_vs_script.py
+pins the same one): MiniLM, 64 tokens, masked-mean pooling, dropout 0.1, AdamW 5e-5 with 10%
+warm-up and cosine decay, batch 32, fixed padding.
 Images (``--image-dir``): MobileNetV2 (random weights, 160x160, global average pooling), Adam
 1e-3, batch 32. Both use the seeded, stratified 80/10/10 split ftstudio uses (its
 ``split_indices``, so both sides train and test on the same rows) and validate every epoch.

@@ -350,9 +350,13 @@ def main() -> int:
         make_tabular(work) if args.workload == "tabular" else make_minilm(work))
     windows, clis = [], []
     for i in range(args.repeat):
-        clis.append(run_cli(spec, work / "runs-cli"))
+        # the order alternates, so that a machine getting busier or quieter favours neither
+        if i % 2 == 0:
+            clis.append(run_cli(spec, work / "runs-cli"))
         windows.append(run_window(spec, work / f"runs-window-{i}", args.page,
                                   args.idle_seconds, args.profile))
+        if i % 2 == 1:
+            clis.append(run_cli(spec, work / "runs-cli"))
         print(f"round {i + 1}: window {windows[-1]['wall_seconds']:.2f} s "
               f"(stall max {windows[-1]['stall_max_ms']:.1f} ms, idle "
               f"{windows[-1]['idle_stall_max_ms']:.1f} ms; worst: {windows[-1]['top']} of "

@@ -227,11 +227,11 @@ def tokenise_split(prepared: PreparedData, backbone: Any, split: str,
     n, total = counted
     total = total or len(idx)
     parts: dict[str, list[np.ndarray]] = {}
-    for texts in chunks:
-        out = backbone.preprocessor(tf.constant(texts.astype(str)))
+    for part in chunks:  # not "texts": the generator above slices that name lazily
+        out = backbone.preprocessor(tf.constant(part.astype(str)))
         for key, value in out.items():
             parts.setdefault(key, []).append(np.asarray(value))
-        n += len(texts)
+        n += len(part)
         if reporter is not None:
             reporter.status(f"Tokenising {n:,}/{total:,} texts…")
             reporter.progress(n, total)

@@ -120,6 +120,8 @@ def _backbone_stamps(spec: ExperimentSpec, modality: str) -> list[Any]:
 
     b = spec.backbone
     paths = [p for p in (b.path, b.weights) if p]
+    if spec.training.init_from_run:  # a warm start changes the backbone's weights too
+        paths.append(str(Path(spec.training.init_from_run) / "model.keras"))
     bundled = find_bundled(b.name) if b.name else (
         default_backbone(modality) if not b.path and b.source == "auto" else None)
     if bundled is not None and bundled.spec.path:

@@ -35,6 +35,7 @@ from ftstudio.engine.resume import (
 )
 from ftstudio.engine.runs import RunFolder, backup_epoch
 from ftstudio.engine.training_setup import make_optimizer, sample_weights, set_seed
+from ftstudio.engine.warm_start import warm_start
 from ftstudio.spec import ExperimentSpec
 
 __all__ = ["Fit", "FitOutcome", "Phase", "best_epoch", "build", "fit_phases",
@@ -107,6 +108,7 @@ def build(spec: ExperimentSpec, prepared: PreparedData, reporter: Reporter,
         set_seed(spec.training.seed)
         model = heads.build_model(backbone, spec, prepared.output_sizes,
                                   prepared.feature_stats)
+    warm_start(model, spec, reporter)  # training.init_from_run: start from a previous run
     losses, loss_weights, metrics = heads.loss_and_metrics(spec, prepared.output_sizes)
     t = spec.training
     if prepared.data.modality == "image":

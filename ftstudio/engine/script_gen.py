@@ -1,71 +1,284 @@
 """``ftstudio script RUN``: a standalone Python file that reproduces a run.
 
-The file needs Keras, numpy and pandas (and keras-hub for text); it never imports ftstudio. It
-reads the run's data, takes the run's own split (``splits.json``, written into the file as
-positions of the CSV's records, or as image paths), builds the same model (normalisation,
-head layers, outputs), compiles it with the same optimizer, schedule and losses, trains with
-the same epochs, batch size, seed, class weights and early stopping, keeps the best epoch's
-weights, and prints the test metrics as JSON (``{"test.accuracy": …}``). Keras shuffles the
-batches its own way, so the numbers match the run's within noise, not to the last digit.
+The file needs Keras, numpy and pandas (keras-hub for text, Pillow for images); it never
+imports ftstudio. It reads the run's data, takes the run's own split (``splits.json``,
+written into the file as positions of the CSV's records, or as image paths), loads the same
+backbone (a keras-hub preset folder for text, a ``.keras`` / ``.h5`` file for images, with
+its sub-model, cut layer, pixel scaling and LoRA rank), builds the same model (pooling, head
+layers, outputs), freezes as the run did (``all`` / ``none`` / ``last_n`` / ``layers``, the
+head-first two-phase recipe), compiles with the same optimizer, schedule and losses, trains
+with the same epochs, batch size, seed, class weights and early stopping, keeps the best
+epoch's weights and prints the test metrics as JSON (``{"test.accuracy": …}``). Keras
+shuffles the batches its own way, so the numbers match the run's within noise.
 
-Runs without a backbone (tabular MLPs) are reproduced in full. Runs on a backbone are
-refused with a clear message: their backbone loading (keras-hub presets, model files, the
-model library) and the two-phase recipe are not written out yet.
+A setting the script cannot reproduce faithfully (per-block learning rates, gradual
+unfreezing, augmentation, a backbone that needs a download) makes it refuse the run with a
+message naming the key; a setting that changes only speed or batching (feature caching,
+length grouping, devices, precision) is listed at the top of the file and returned by
+:func:`script_notes`, so nothing differs silently.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from ftstudio.engine.artifacts import read_labels, read_splits
+from ftstudio.engine.reporting import Reporter
 from ftstudio.engine.runs import RunFolder
+from ftstudio.engine.script_templates import SCRIPT_TEMPLATE
 from ftstudio.errors import RunError
-from ftstudio.spec import ExperimentSpec
+from ftstudio.spec import BackboneSpec, ExperimentSpec
 
-__all__ = ["generate_script", "script_text"]
+__all__ = ["generate_script", "refusal", "script_notes", "script_text"]
+
+_DEFAULT_TRAINING = {"devices": "auto", "mixed_precision": "auto", "jit_compile": "auto",
+                     "steps_per_execution": 0}
 
 
-def generate_script(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def generate_script(run_dir: str | Path, out: str | Path | None = None,
+                    reporter: Reporter | None = None) -> Path:
     """Write the script that reproduces ``run_dir`` to ``out`` (default ``RUN/reproduce.py``).
 
+    Args:
+        run_dir: a finished run folder.
+        out: where to write the script.
+        reporter: warned once per setting the script does not reproduce (speed or batching
+            only; see :func:`script_notes`).
+
     Raises:
-        RunError: the run folder is incomplete, or its kind of run is not supported yet.
+        RunError: the run folder is incomplete, or a setting of the run cannot be reproduced
+            by a standalone script (the message names the key).
     """
     run = RunFolder.open(run_dir)
     target = Path(out) if out else run.file("reproduce.py")
+    text = script_text(run)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(script_text(run), encoding="utf-8")
+    target.write_text(text, encoding="utf-8")
+    if reporter is not None:
+        for note in script_notes(_run_spec(run)):
+            reporter.warning(f"the script does not reproduce {note}")
     return target
 
 
+def _run_spec(run: RunFolder) -> ExperimentSpec:
+    return ExperimentSpec.from_json(run.file("spec.json").read_text(encoding="utf-8"))
+
+
 def script_text(run: RunFolder) -> str:
-    """The reproducing script of a run folder, as text."""
-    spec = ExperimentSpec.from_json(run.file("spec.json").read_text(encoding="utf-8"))
-    if spec.modality != "tabular" or spec.backbone.source != "none":
-        raise RunError(f"{run.path} is a {spec.modality} run on a backbone; the generated "
-                       f"script reproduces runs without a backbone (tabular data) so far")
+    """The reproducing script of a run folder, as text.
+
+    Raises:
+        RunError: a setting of the run cannot be reproduced (see :func:`refusal`).
+    """
+    spec = _run_spec(run)
+    problem = refusal(spec)
+    if problem:
+        raise RunError(f"cannot write a script for {run.path.name}: {problem}")
     splits = read_splits(run)
-    assert splits is not None
-    labels = read_labels(run)
-    positions, reading = _csv_positions(spec, splits)
-    settings = {"spec": spec.to_dict(), "positions": positions, "reading": reading,
-                "classes": labels, "run": run.path.name}
-    text = _TEMPLATE.replace("__SCHEDULE__", _schedule_source())
+    if splits is None:
+        raise RunError(f"{run.path} has no splits.json: train the run to the end first")
+    settings: dict[str, Any] = {"spec": spec.to_dict(), "classes": read_labels(run),
+                                "run": run.path.name, "modality": spec.modality,
+                                "backbone": _backbone_settings(spec)}
+    if spec.modality == "image":
+        settings["images"] = _image_splits(spec, splits)
+    else:
+        settings["positions"], settings["reading"] = _csv_positions(spec, splits)
+    notes = script_notes(spec)
+    listed = "\n".join(f"- {n}" for n in notes)
+    text = _keep_sections(SCRIPT_TEMPLATE, spec.modality).replace("__NOTES__", listed)
+    text = text.replace("__SCHEDULE__", _schedule_source())
     return text.replace("__SETTINGS__", json.dumps(settings, indent=1, sort_keys=True))
+
+
+def refusal(spec: ExperimentSpec) -> str | None:
+    """Why a standalone script cannot reproduce a run of ``spec`` (None when it can).
+
+    The message names the spec key: the per-block learning rates and gradual unfreezing
+    need ftstudio's own optimizers, augmentation its layers, and a backbone that is not a
+    local keras-hub folder (text) or model file (images) a download or the model library.
+    """
+    if spec.modality == "tabular":
+        if spec.backbone.source not in ("none", "auto") or spec.backbone.path \
+                or spec.backbone.name:
+            return ("a tabular run on a backbone model (backbone.source "
+                    f"'{spec.backbone.source}') is not written out; only tabular runs with "
+                    "backbone.source 'none'")
+        return None
+    f = spec.freeze
+    if f.layer_decay != 1.0:
+        return (f"freeze.layer_decay {f.layer_decay} scales each block's updates with "
+                f"ftstudio's own optimizer, which a plain Keras script does not have")
+    if f.lr_multipliers:
+        return ("freeze.lr_multipliers scale each block's updates with ftstudio's own "
+                "optimizer, which a plain Keras script does not have")
+    if f.gradual_unfreeze_epochs:
+        return ("freeze.gradual_unfreeze_epochs carries the optimizer state across stages, "
+                "which the script does not write out")
+    a = spec.augment
+    on = [k for k in ("rotation", "zoom", "translation", "contrast", "brightness")
+          if getattr(a, k)] + (["flip"] if a.flip != "none" else [])
+    if spec.modality == "image" and on:
+        return (f"augment.{on[0]} is on: the script does not write the augmentation "
+                f"layers out (set the augment keys to 0 / none and train again)")
+    try:
+        _backbone_files(spec)
+    except RunError as exc:
+        return str(exc)
+    return None
+
+
+def script_notes(spec: ExperimentSpec) -> list[str]:
+    """The settings of ``spec`` the script leaves to Keras' defaults (speed, not results)."""
+    t, notes = spec.training, []
+    if spec.modality != "tabular":
+        frozen = spec.freeze.mode == "all" or spec.freeze.head_first_epochs > 0 or (
+            spec.freeze.mode == "last_n" and spec.freeze.last_n == 0)
+        if t.cache_features == "auto" and frozen:
+            notes.append("training.cache_features 'auto': the frozen backbone runs on "
+                         "every batch (same model, slower)")
+        if t.length_grouping:
+            notes.append("training.length_grouping: batches are shuffled by Keras and "
+                         "padded to backbone.sequence_length (masked pooling: same model)")
+    for key, default in _DEFAULT_TRAINING.items():
+        if getattr(t, key) != default:
+            notes.append(f"training.{key} {getattr(t, key)!r}: Keras' default device, "
+                         f"precision and compilation are used")
+    notes.append("the batch order: Keras shuffles the training split its own way")
+    return notes
+
+
+def _backbone_files(spec: ExperimentSpec) -> BackboneSpec:
+    """The backbone as local files: a keras-hub folder (text) or a model file (images).
+
+    Library entries and bundled names are followed to their files, as the engine does.
+
+    Raises:
+        RunError: the backbone needs a download (keras.applications, a preset name), or
+            its files are of the wrong kind for the data.
+    """
+    from ftstudio.engine.bundled import default_backbone, find_bundled
+    from ftstudio.engine.library import resolve_entry
+    from ftstudio.engine.model_files import MODEL_FILE_SUFFIXES
+    from ftstudio.errors import FtStudioError
+
+    user = b = spec.backbone
+    from_library = False
+    for _ in range(4):
+        if b.path or b.source not in ("auto", "library"):
+            break
+        bundled = find_bundled(b.name) if b.name else default_backbone(spec.modality)
+        entry = None
+        if b.name and (b.source == "library" or bundled is None):
+            try:  # the engine's order: a library name before a bundled one
+                entry = resolve_entry(b.name, base=user)
+            except FtStudioError:
+                entry = None
+        if entry is None and bundled is None:
+            break
+        from_library = entry is not None
+        b = entry if entry is not None else bundled.spec  # type: ignore[union-attr]
+    if not b.path:
+        _refuse_download(user)
+    path = Path(b.path).expanduser()
+    kind_ok = path.is_dir() if spec.modality == "text" else \
+        path.suffix.lower() in MODEL_FILE_SUFFIXES
+    if not kind_ok:
+        raise RunError(f"backbone.path {path} is not what the script loads for "
+                       f"{spec.modality} data: a keras-hub folder for text, a .keras/.h5 "
+                       f"file for images")
+    submodel = b.submodel if from_library else (user.submodel or b.submodel)
+    return dataclasses.replace(b, submodel=submodel,
+                               cut_layer=user.cut_layer or b.cut_layer,
+                               weights=user.weights or b.weights)
+
+
+def _refuse_download(user: BackboneSpec) -> NoReturn:
+    raise RunError(f"backbone.source '{user.source}' (backbone.name '{user.name}') is not a "
+                   f"local model: the script loads keras-hub folders and .keras/.h5 files; "
+                   f"import the model into the library (ftstudio models import) and train "
+                   f"on it")
+
+
+def _backbone_settings(spec: ExperimentSpec) -> dict[str, Any]:
+    """What the script needs to load the backbone: files, sizes, scaling, blocks."""
+    if spec.modality == "tabular":
+        return {"kind": "none", "blocks": []}
+    from ftstudio.engine.backbones import load_backbone
+
+    files = _backbone_files(spec)
+    loaded = load_backbone(spec.backbone, spec.modality)
+    settings: dict[str, Any] = {"path": str(Path(files.path or "").expanduser().resolve()),
+                "blocks": [[name, list(names)] for name, names in loaded.blocks],
+                "lora_rank": spec.backbone.lora_rank}
+    if spec.modality == "text":
+        length = getattr(loaded.preprocessor, "sequence_length", None) or \
+            spec.backbone.sequence_length
+        return {**settings, "kind": "hub", "sequence_length": int(length)}
+    _refuse_unportable_file(Path(settings["path"]))
+    return {**settings, "kind": "file", "submodel": files.submodel,
+            "cut_layer": files.cut_layer, "preprocessing": loaded.preprocessing,
+            "image_shape": list(loaded.image_shape or ()),
+            "weights": str(Path(files.weights).expanduser().resolve())
+            if files.weights and files.weights.lower() != "imagenet" else None}
+
+
+def _refuse_unportable_file(path: Path) -> None:
+    """Refuse a model file plain Keras cannot open as the engine did."""
+    from ftstudio.engine.model_files import h5_model_config, is_hdf5, keras_zip_config
+
+    config = h5_model_config(path) if is_hdf5(path) else keras_zip_config(path)
+    if '"ftstudio>' in json.dumps(config) or "'ftstudio>" in str(config):
+        raise RunError(f"backbone.path {path.name} holds ftstudio's own layers, which plain "
+                       f"Keras cannot load; the script needs a plain Keras model file")
+
+
+def _keep_sections(template: str, modality: str) -> str:
+    """The template without the ``# [kind]`` … ``# [/kind]`` sections of other modalities."""
+    kept, skipping = [], False
+    for line in template.splitlines(keepends=True):
+        tag = line.strip()
+        if tag in ("# [image]", "# [text]"):
+            skipping = tag != f"# [{modality}]"
+        elif tag in ("# [/image]", "# [/text]"):
+            skipping = False
+        elif not skipping:
+            kept.append(line)
+    return "".join(kept)
 
 
 def _schedule_source() -> str:
     """The engine's own warm-up schedule class, as source for the script (one definition)."""
-    import inspect
-
     from ftstudio.engine.schedules import WarmupSchedule
 
     lines = inspect.getsource(WarmupSchedule).splitlines()
     return "\n".join(line for line in lines if not line.startswith("@keras.saving"))
+
+
+def _image_splits(spec: ExperimentSpec,
+                  splits: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+    """Each split's image paths and class indices, as the run read them."""
+    from ftstudio.engine.data import load_data, positions_of
+
+    data = load_data(spec)
+    columns = {o.name: (o.label_column or spec.data.label_column or "")
+               for o in spec.head.outputs}
+    out = {}
+    for split, rows in splits.items():
+        where = positions_of(data.row_ids, rows)
+        if len(where) != len(rows):
+            raise RunError(f"the images of {spec.data.image_dir} changed since the run "
+                           f"({len(rows) - len(where)} of its {split} images are gone)")
+        out[split] = {"paths": [str(Path(p).resolve()) for p in data.inputs[where]],
+                      "targets": {n: [int(v) for v in data.targets[c][where]]
+                                  for n, c in columns.items()}}
+    return out
 
 
 def _csv_positions(spec: ExperimentSpec,
@@ -74,7 +287,7 @@ def _csv_positions(spec: ExperimentSpec,
 
     ``splits.json`` names rows by their line in the file; the script reads the file with
     pandas, which numbers records. The positions are found here (with ftstudio's reader) and
-    checked by reading the file as the script will.
+    checked by reading the file as the script will (the features, or the texts).
     """
     import pandas as pd
 
@@ -86,8 +299,8 @@ def _csv_positions(spec: ExperimentSpec,
     header_line = int(frame.attrs.get("header_line", 1))
     positions = {k: [int(p) for p in np.searchsorted(lines, np.asarray(v) + header_line)]
                  for k, v in splits.items()}
-    reading = {"path": str(d.path), "sep": d.delimiter, "encoding": d.encoding or "utf-8",
-               "skiprows": header_line - 1}
+    reading = {"path": str(Path(str(d.path)).expanduser().resolve()), "sep": d.delimiter,
+               "encoding": d.encoding or "utf-8", "skiprows": header_line - 1}
     try:
         plain = pd.read_csv(reading["path"], sep=reading["sep"], encoding=reading["encoding"],
                             skiprows=reading["skiprows"], engine="python")
@@ -96,188 +309,18 @@ def _csv_positions(spec: ExperimentSpec,
                        f"data.encoding and data.delimiter in the spec and train again") from exc
     data = load_data(spec)
     by_line = {int(r): i for i, r in enumerate(data.row_ids)}
-    columns = list(spec.data.feature_columns or [])
     for split, rows in splits.items():
-        expected = np.asarray(data.inputs, dtype=np.float32)[[by_line[r] for r in rows]]
-        got = plain.iloc[positions[split]][columns].to_numpy(dtype=np.float32) if rows else \
-            expected
-        if got.shape != expected.shape or not np.allclose(got, expected, equal_nan=True):
+        picked = [by_line[r] for r in rows]
+        if spec.modality == "text":
+            expected = [str(v) for v in np.asarray(data.inputs, dtype=object)[picked]]
+            got = [str(v) for v in plain.iloc[positions[split]][d.text_column or ""]]
+            same = got == expected
+        else:
+            want = np.asarray(data.inputs, dtype=np.float32)[picked]
+            have = plain.iloc[positions[split]][list(d.feature_columns or [])].to_numpy(
+                dtype=np.float32) if rows else want
+            same = have.shape == want.shape and bool(np.allclose(have, want, equal_nan=True))
+        if not same:
             raise RunError(f"pandas reads {d.path} differently from ftstudio (the {split} "
                            f"rows do not match), so a script could not take the run's split")
     return positions, reading
-
-
-_TEMPLATE = r'''#!/usr/bin/env python3
-"""Reproduces an ftstudio run with Keras, numpy and pandas alone (no ftstudio needed).
-
-Written by `ftstudio script`. Run it with `python THIS_FILE`: it trains the run's model on the
-run's own split and prints the test metrics as JSON.
-"""
-
-from __future__ import annotations
-
-import json
-import math
-from typing import Any
-
-import keras
-import numpy as np
-import pandas as pd
-from keras import ops
-
-SETTINGS = json.loads(r"""__SETTINGS__""")
-SPEC = SETTINGS["spec"]
-
-
-__SCHEDULE__
-
-
-def load_splits():
-    """The run's train / val / test rows: features and one target array per output."""
-    reading = SETTINGS["reading"]
-    frame = pd.read_csv(reading["path"], sep=reading["sep"], encoding=reading["encoding"],
-                        skiprows=reading["skiprows"], engine="python")
-    columns = SPEC["data"]["feature_columns"]
-    splits = {}
-    for split, positions in SETTINGS["positions"].items():
-        rows = frame.iloc[positions]
-        x = rows[columns].to_numpy(dtype="float32")
-        y = {}
-        for out in SPEC["head"]["outputs"]:
-            column = out["label_column"] or SPEC["data"]["label_column"]
-            if out["task"] == "classification":
-                index = {name: i for i, name in enumerate(SETTINGS["classes"][out["name"]])}
-                y[out["name"]] = np.array([index[str(v).strip()] for v in rows[column]])
-            else:
-                y[out["name"]] = rows[column].to_numpy(dtype="float32")
-        splits[split] = (x, y)
-    return splits
-
-
-def build_model(x_train):
-    """Normalisation on the training split, the head layers, one Dense per output."""
-    head = SPEC["head"]
-    features = keras.Input(shape=(x_train.shape[1],), name="features")
-    x = keras.layers.Normalization(mean=x_train.mean(axis=0), variance=x_train.var(axis=0))(
-        features)
-    if head["dropout"] > 0:
-        x = keras.layers.Dropout(head["dropout"])(x)
-    for layer in head["layers"]:
-        if layer["type"] == "dense":
-            reg = keras.regularizers.L1L2(l1=layer["l1"], l2=layer["l2"]) \
-                if layer["l1"] > 0 or layer["l2"] > 0 else None
-            act = None if layer["activation"] in ("", "linear", "none") else layer["activation"]
-            x = keras.layers.Dense(layer["units"], activation=act, kernel_regularizer=reg)(x)
-        elif layer["type"] == "dropout":
-            x = keras.layers.Dropout(layer["rate"])(x)
-        else:
-            x = keras.layers.BatchNormalization()(x)
-    outputs, losses, metrics, weights = {}, {}, {}, {}
-    for out in head["outputs"]:
-        name = out["name"]
-        weights[name] = out["loss_weight"]
-        if out["task"] == "regression":
-            units, act = 1, "linear"
-            losses[name], metrics[name] = "mse", ["mae"]
-        else:
-            n = len(SETTINGS["classes"][name])
-            act = "softmax" if out["activation"] == "auto" else out["activation"]
-            units = 1 if act == "sigmoid" else n
-            losses[name] = "binary_crossentropy" if act == "sigmoid" else \
-                "sparse_categorical_crossentropy"
-            metrics[name] = ["accuracy"]
-        outputs[name] = keras.layers.Dense(units, activation=act, name=name)(x)
-    return keras.Model(features, outputs), losses, weights, metrics
-
-
-def make_optimizer(steps_per_epoch):
-    t = SPEC["training"]
-    total = steps_per_epoch * t["epochs"]
-    lr = t["learning_rate"]
-    if t["schedule"] != "constant" or t["warmup_fraction"] > 0:
-        lr = WarmupSchedule(lr, t["schedule"], steps_per_epoch, total,
-                            int(round(t["warmup_fraction"] * total)), t["decay_rate"],
-                            t["step_epochs"])
-    kw = {"learning_rate": lr}
-    if t["gradient_clip_norm"]:
-        kw["clipnorm"] = t["gradient_clip_norm"]
-    if t["optimizer"] == "sgd":
-        return keras.optimizers.SGD(momentum=t["momentum"], **kw)
-    if t["optimizer"] == "adamw":
-        return keras.optimizers.AdamW(weight_decay=t["weight_decay"], **kw)
-    return {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad,
-            "rmsprop": keras.optimizers.RMSprop}[t["optimizer"]](**kw)
-
-
-def sample_weights(y_train):
-    """Per-example weights from training.class_weight (first output), or None."""
-    cw = SPEC["training"]["class_weight"]
-    if cw is None:
-        return None
-    name = SPEC["head"]["outputs"][0]["name"]
-    classes, y = SETTINGS["classes"][name], y_train[name]
-    if cw == "balanced":
-        counts = np.bincount(y, minlength=len(classes)).astype(float)
-        k = int((counts > 0).sum())
-        per_class = [counts.sum() / (k * c) if c else 0.0 for c in counts]
-    else:
-        per_class = [float(cw.get(c, 1.0)) for c in classes]
-    return {name: np.array([per_class[int(c)] for c in y], dtype="float32")}
-
-
-def main():
-    t = SPEC["training"]
-    keras.utils.set_random_seed(t["seed"])
-    splits = load_splits()
-    (x_train, y_train), (x_val, y_val) = splits["train"], splits["val"]
-    model, losses, weights, metrics = build_model(x_train)
-    steps = math.ceil(len(x_train) / t["batch_size"])
-    model.compile(optimizer=make_optimizer(steps), loss=losses, loss_weights=weights,
-                  metrics=metrics)
-    has_val = len(x_val) > 0
-    monitor = t["monitor"] if has_val else t["monitor"].removeprefix("val_")
-    lower = "loss" in monitor or "error" in monitor or monitor.endswith(("mae", "mse"))
-    mode = "min" if lower else "max"
-    best = keras.callbacks.ModelCheckpoint("best.weights.h5", monitor=monitor, mode=mode,
-                                           save_best_only=True, save_weights_only=True)
-    callbacks = [best]
-    if t["early_stopping_patience"]:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor, mode=mode,
-                                                       patience=t["early_stopping_patience"]))
-    model.fit(x_train, y_train, sample_weight=sample_weights(y_train),
-              validation_data=(x_val, y_val) if has_val else None, epochs=t["epochs"],
-              batch_size=t["batch_size"], shuffle=True, callbacks=callbacks, verbose=2)
-    model.load_weights("best.weights.h5")
-    print(json.dumps(test_metrics(model, *splits["test"]), sort_keys=True))
-
-
-def test_metrics(model, x_test, y_test):
-    """Test loss, and accuracy / macro F1 (classification) or MAE / RMSE (regression)."""
-    results = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
-    single = len(SPEC["head"]["outputs"]) == 1
-    metrics = {"test.loss": float(results["loss"])}
-    predicted = model.predict(x_test, verbose=0)
-    for out in SPEC["head"]["outputs"]:
-        name = out["name"]
-        prefix = "test." if single else f"test.{name}."
-        p, y = np.asarray(predicted[name]), y_test[name]
-        if out["task"] == "regression":
-            err = p.reshape(-1) - y
-            metrics[prefix + "mae"] = float(np.abs(err).mean())
-            metrics[prefix + "rmse"] = float(np.sqrt((err ** 2).mean()))
-            continue
-        guess = (p.reshape(-1) > 0.5).astype(int) if p.shape[-1] == 1 else p.argmax(-1)
-        metrics[prefix + "accuracy"] = float((guess == y).mean())
-        f1 = []
-        for c in range(len(SETTINGS["classes"][name])):
-            tp = float(((guess == c) & (y == c)).sum())
-            denominator = float((guess == c).sum() + (y == c).sum())
-            if (y == c).any():
-                f1.append(2 * tp / denominator if denominator else 0.0)
-        metrics[prefix + "macro_f1"] = float(np.mean(f1)) if f1 else float("nan")
-    return metrics
-
-
-if __name__ == "__main__":
-    main()
-'''

@@ -5,6 +5,9 @@ images on a ``.keras`` / ``.h5`` model file. ``script_gen`` fills in ``__NOTES__
 script does not reproduce), ``__SCHEDULE__`` (the engine's warm-up schedule class) and
 ``__SETTINGS__`` (the resolved spec, the split and the backbone's files, as JSON).
 
+Lines between ``# [image]`` and ``# [/image]`` (or ``text``) are kept only in the scripts of
+that kind of run, so a script imports only what its run needs.
+
 Stdlib only: nothing here is imported by the script itself.
 """
 
@@ -52,6 +55,7 @@ def class_name(value):
     return str(value).strip()
 
 
+# [image]
 def read_images(paths):
     """Decode image files as ftstudio does: upright (EXIF), RGB / grey, bilinear resize."""
     from PIL import Image, ImageOps
@@ -74,6 +78,8 @@ def read_images(paths):
     return out.astype("float32")
 
 
+# [/image]
+# [text]
 def tokenise(preprocessor, texts, keys):
     """The preprocessor's token arrays for ``texts``, in chunks."""
     parts = {k: [] for k in keys}
@@ -84,23 +90,28 @@ def tokenise(preprocessor, texts, keys):
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
+# [/text]
 def load_splits(preprocessor, keys):
     """The run's train / val / test examples: model inputs and one target array per output."""
     modality = SETTINGS["modality"]
+# [image]
     if modality == "image":
         return {split: (read_images(rows["paths"]),
                         {k: np.asarray(v) for k, v in rows["targets"].items()})
                 for split, rows in SETTINGS["images"].items()}
+# [/image]
     reading = SETTINGS["reading"]
     frame = pd.read_csv(reading["path"], sep=reading["sep"], encoding=reading["encoding"],
                         skiprows=reading["skiprows"], engine="python")
     splits = {}
     for split, positions in SETTINGS["positions"].items():
         rows = frame.iloc[positions]
-        if modality == "text":
-            x = tokenise(preprocessor, [str(v) for v in rows[SPEC["data"]["text_column"]]], keys)
-        else:
+        if modality == "tabular":
             x = rows[SPEC["data"]["feature_columns"]].to_numpy(dtype="float32")
+# [text]
+        else:
+            x = tokenise(preprocessor, [str(v) for v in rows[SPEC["data"]["text_column"]]], keys)
+# [/text]
         y = {}
         for out in SPEC["head"]["outputs"]:
             column = out["label_column"] or SPEC["data"]["label_column"]
@@ -118,6 +129,7 @@ def load_backbone():
     kind = BACKBONE["kind"]
     if kind == "none":
         return None, None
+# [text]
     if kind == "hub":
         import keras_hub
 
@@ -127,6 +139,8 @@ def load_backbone():
         preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(
             BACKBONE["path"], sequence_length=BACKBONE["sequence_length"])
         return base, preprocessor
+# [/text]
+# [image]
     base = keras.saving.load_model(BACKBONE["path"], compile=False)
     if BACKBONE["weights"]:
         base.load_weights(BACKBONE["weights"])
@@ -136,9 +150,18 @@ def load_backbone():
     if BACKBONE["cut_layer"]:
         layer = base.get_layer(BACKBONE["cut_layer"])
         base = keras.Model(base.input, layer.output, name=f"{base.name}_to_{layer.name}")
+    shape = tuple(BACKBONE["image_shape"])
+    fixed = tuple(base.inputs[0].shape[1:3])
+    if None not in fixed and fixed != shape[:2]:  # backbone.image_size: same weights, new size
+        clone = keras.models.clone_model(
+            base, input_tensors=keras.Input(shape=shape, name=base.inputs[0].name))
+        clone.set_weights(base.get_weights())
+        base = clone
     return base, None
+# [/image]
 
 
+# [image]
 class Pixels(keras.layers.Layer):
     """Scales raw pixels 0..255 the way the backbone was trained (ftstudio's rule)."""
 
@@ -160,6 +183,7 @@ class Pixels(keras.layers.Layer):
         return x
 
 
+# [/image]
 def trunk(base, x_train):
     """The model's inputs and the pooled features the head sits on."""
     pooling = SPEC["head"]["pooling"]
@@ -167,6 +191,7 @@ def trunk(base, x_train):
         inputs = keras.Input(shape=(x_train.shape[1],), name="features")
         return inputs, keras.layers.Normalization(
             mean=x_train.mean(axis=0), variance=x_train.var(axis=0), name="normalization")(inputs)
+# [image]
     if SETTINGS["modality"] == "image":
         inputs = keras.Input(shape=tuple(BACKBONE["image_shape"]), name="image")
         x = base(Pixels(BACKBONE["preprocessing"], name="image_preprocess")(inputs))
@@ -179,6 +204,8 @@ def trunk(base, x_train):
         layer = glob.get((len(x.shape), pooling), keras.layers.GlobalAveragePooling2D
                          if len(x.shape) == 4 else keras.layers.GlobalAveragePooling1D)
         return inputs, layer(name="pooling")(x)
+# [/image]
+# [text]
     inputs = {k: keras.Input(shape=(BACKBONE["sequence_length"],), name=k,
                              dtype="bool" if k == "padding_mask" else "int32")
               for k in base.input}
@@ -194,6 +221,7 @@ def trunk(base, x_train):
         pooled = ops.sum(sequence * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
         return inputs, keras.layers.Identity(name="pooling")(pooled)
     return inputs, keras.layers.GlobalAveragePooling1D(name="pooling")(sequence)
+# [/text]
 
 
 def build_model(base, x_train):

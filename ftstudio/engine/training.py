@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,7 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
     reporter.status(devices.describe())
     set_seed(spec.training.seed)
     run.write_json("env.json", environment(spec.training.seed, devices))
+    spec = _without_lost_start(spec, plan, reporter)
     fit = fitting.build(spec, prepared, reporter, devices)
     check_fit_memory(spec, fit, reporter)  # a warning before a run that will not fit
     faults.point("built")
@@ -178,6 +179,21 @@ def _train_in(run: RunFolder, spec: ExperimentSpec, reporter: Reporter,
     run.set_status(STATUS_STOPPED if stopped else STATUS_FINISHED, best_epoch=best)
     _remove_leftovers(run, len(recipe))
     return RunResult(run.path, metrics, run.history(), stopped, best)
+
+
+def _without_lost_start(spec: ExperimentSpec, plan: ResumePlan,
+                        reporter: Reporter) -> ExperimentSpec:
+    """A resumed run whose ``training.init_from_run`` folder is gone goes on without it.
+
+    The run's own kept weights and backups carry on from where it stopped; only a fresh run
+    insists on the folder it starts from (``spec.json`` keeps the key as it was).
+    """
+    start = spec.training.init_from_run
+    if not (plan.resumed and start) or (Path(start).expanduser() / "model.keras").is_file():
+        return spec
+    reporter.warning(f"training.init_from_run: {start} no longer holds model.keras; the "
+                     f"resumed run goes on from its own saved weights")
+    return replace(spec, training=replace(spec.training, init_from_run=None))
 
 
 def _remove_leftovers(run: RunFolder, n_phases: int) -> None:

@@ -47,9 +47,10 @@ class ExperimentSpec(JsonSpecMixin):
             self,
             data=dataclasses.replace(self.data),
             backbone=dataclasses.replace(self.backbone),
+            training=dataclasses.replace(self.training),
         )
         make_paths_absolute(base, ((spec.data, "path"), (spec.data, "image_dir"),
-                                   (spec.backbone, "path")))
+                                   (spec.backbone, "path"), (spec.training, "init_from_run")))
         return spec
 
     # ----------------------------------------------------------- semantics
@@ -100,6 +101,8 @@ def _check_data(d: DataSpec) -> None:
 def _check_backbone(b: BackboneSpec) -> None:
     if b.sequence_length < 8 or b.sequence_length > 4096:
         raise SpecError(f"backbone.sequence_length must be 8..4096, got {b.sequence_length}")
+    if b.lora_rank < 0:
+        raise SpecError(f"backbone.lora_rank must be 0 (off) or more, got {b.lora_rank}")
     if b.image_size is not None and (len(b.image_size) != 2 or min(b.image_size) < 8):
         raise SpecError(f"backbone.image_size must be [height, width] of at least 8, "
                         f"got {b.image_size}")
@@ -143,6 +146,14 @@ def _check_freeze_and_training(f: FreezeSpec, t: TrainSpec) -> None:
         raise SpecError("freeze.head_first_epochs must be >= 0")
     if f.unfreeze_lr_factor <= 0:
         raise SpecError("freeze.unfreeze_lr_factor must be above 0")
+    if not 0 < f.layer_decay <= 1:
+        raise SpecError(f"freeze.layer_decay must be in (0, 1] (1 = off), got {f.layer_decay}")
+    if f.gradual_unfreeze_epochs < 0:
+        raise SpecError("freeze.gradual_unfreeze_epochs must be >= 0 (0 = off)")
+    for name, factor in f.lr_multipliers.items():
+        if not factor >= 0:
+            raise SpecError(f"freeze.lr_multipliers['{name}'] must be >= 0 (0 = the block "
+                            f"does not move), got {factor}")
     if t.epochs < 1:
         raise SpecError(f"training.epochs must be at least 1, got {t.epochs}")
     if f.head_first_epochs >= t.epochs:
@@ -161,6 +172,9 @@ def _check_freeze_and_training(f: FreezeSpec, t: TrainSpec) -> None:
                         f"name to weight, got '{t.class_weight}'")
     if t.step_epochs < 1:
         raise SpecError("training.step_epochs must be at least 1")
+    if t.init_from_run is not None and not t.init_from_run.strip():
+        raise SpecError("training.init_from_run must be a run folder (holding model.keras) "
+                        "or null")
     if t.steps_per_execution < 0:
         raise SpecError(f"training.steps_per_execution must be >= 0 (0 = chosen for the "
                         f"device), got {t.steps_per_execution}")

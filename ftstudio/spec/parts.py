@@ -205,6 +205,10 @@ class TrainSpec:
     """Text: batch examples of similar length together and pad each batch only to its longest
     example (rounded up to a few lengths), so short texts cost less; the saved model then
     takes token arrays of any length up to ``backbone.sequence_length``."""
+    init_from_run: str | None = None
+    """Warm start: the folder of a previous run; after the model is built, every layer whose
+    name and weight shapes match a layer of that run's ``model.keras`` starts from its weights
+    (the output layer too when the classes are the same); the others start fresh."""
 
 
 @dataclass

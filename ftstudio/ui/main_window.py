@@ -29,6 +29,7 @@ from ftstudio.bridge.types import EngineInfo, RunDetails, TrainOutcome
 from ftstudio.errors import FtStudioError
 from ftstudio.spec import ExperimentSpec
 from ftstudio.ui.dialogs import ask_question, show_error
+from ftstudio.ui.pages.data_loop_panel import start_from_run
 from ftstudio.ui.pages.data_page import DataPage
 from ftstudio.ui.pages.pretrain_form import restore_form, save_form
 from ftstudio.ui.project import Project
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
     def _connect_window(self) -> None:
         self.data_page.errorRaised.connect(self.show_error)
         self.data_page.statusMessage.connect(self.show_status)
+        self.data_page.loop.retrainRequested.connect(self._retrain_from_last_run)
         self.files.errorRaised.connect(self.show_error)
         self.files.statusMessage.connect(self.show_status)
         self.files.openRequested.connect(self.open_project)
@@ -308,6 +310,18 @@ class MainWindow(QMainWindow):
     def _on_extend_requested(self, run_dir: str) -> None:
         self.go_to("train")
         self.train_page.ask_and_extend(run_dir)
+
+    @Slot(str)
+    def _retrain_from_last_run(self, data_path: str) -> None:
+        """Open the newly labelled data, start from the last run's weights, show Train."""
+        self.finish_setup()
+        if data_path:
+            self.data_page.open_path(data_path, keep_columns=True, edited=True)
+        run = self.evaluate_page.run
+        last = self.project.ui_state.get("last_run") or (run.path if run else None)
+        self.show_status(start_from_run(self.project.spec, last and str(last)))
+        self.project.touch("training")
+        self.go_to("train")
 
     @Slot(object)
     def _on_spec_requested(self, details: RunDetails) -> None:

@@ -174,6 +174,7 @@ def test_gradual_unfreezing_keeps_the_optimizer_state_of_what_already_learned():
 
 def test_a_run_with_gradual_unfreezing_layer_decay_and_lora(tmp_path: Path):
     from ftstudio.engine.artifacts import load_run_model
+    from ftstudio.engine.export import export_run
     from ftstudio.engine.lora import ADAPTERS_FILE, lora_layers
     from ftstudio.engine.reporting import RecordingReporter
     from ftstudio.engine.runs import RunFolder
@@ -200,3 +201,5 @@ def test_a_run_with_gradual_unfreezing_layer_decay_and_lora(tmp_path: Path):
     assert any(text.startswith("Phase 'top 2 blocks'") for text in said), said
     assert run.file(ADAPTERS_FILE).is_file()
     assert lora_layers(load_run_model(run)) == []
+    exported = export_run(run.path, ["keras"], max_examples=10)  # merged: a plain model
+    assert exported.ok, [r.error for r in exported.results]

@@ -182,8 +182,10 @@ def test_text_batches_match_in_memory_batches(tmp_path: Path,
     tokens = tokenise_split(streamed, _TextBackbone, "train", chunk=5)  # read back in chunks
     expected = tokenise_split(in_memory, _TextBackbone, "train")
     assert tokens.keys() == expected.keys() == {"length", "text"}
+    in_chunks = tokenise_split(in_memory, _TextBackbone, "train", chunk=5)  # several calls
     for key in tokens:
         np.testing.assert_array_equal(tokens[key], expected[key])
+        np.testing.assert_array_equal(in_chunks[key], expected[key])
     table = dataclasses.replace(streamed.data, modality="tabular", inputs=np.zeros((41, 2)))
     assert is_streamed(streamed.data) and not is_streamed(table)  # e.g. cached features
     backbone = _TextBackbone()

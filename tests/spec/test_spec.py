@@ -66,6 +66,10 @@ def test_round_trip_property(epochs, bs, seed, lr, opt, mode, n_out, seq):
     ({"data": {"feature_columns": ["a"]}}, ["only one input kind"]),
     ({"backbone": {"image_size": [4]}}, ["backbone.image_size"]),
     ({"training": {"steps_per_execution": -2}}, ["training.steps_per_execution", ">= 0"]),
+    ({"freeze": {"layer_decay": 1.5}}, ["freeze.layer_decay", "(0, 1]"]),
+    ({"freeze": {"lr_multipliers": {"encoder": -1}}}, ["freeze.lr_multipliers['encoder']"]),
+    ({"freeze": {"gradual_unfreeze_epochs": -1}}, ["freeze.gradual_unfreeze_epochs"]),
+    ({"backbone": {"lora_rank": -4}}, ["backbone.lora_rank", "0 (off)"]),
 ])
 def test_validation_messages_name_the_key(patch, words):
     data = json.loads(json.dumps(TEXT))

@@ -9,9 +9,13 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 
 from ftstudio.bridge import engine_calls
+from ftstudio.bridge.data_loop_calls import EmbeddingPoints
+from ftstudio.spec import ExperimentSpec
+from ftstudio.ui.pages.data_loop_panel import start_from_run
+from ftstudio.ui.widgets.embedding_map import EmbeddingMapView
 from tests.helpers.eval_runs import trained_run
 from tests.ui.conftest import open_data, shot
 
@@ -85,6 +89,12 @@ def test_data_page_health_label_review_label_next_and_map(qtbot, window, tmp_pat
     shot(window, "14_embedding_map")
     panel.map.select_btn.setChecked(False)
     panel.map_relabels.clear()
+    # the box's edges are inclusive (the median point is in it), the lasso's outline is not
+    x0, y0, x1, y1 = xs.min() - 1, ys.min() - 1, np.median(xs) + 1e-6, ys.max() + 1
+    lassoed = panel.map.select_polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    assert lassoed == chosen and not panel.map.select_btn.isChecked()  # the box, drawn free-hand
+    shot(window, "14_embedding_lasso_window")
+    panel.map.lasso_btn.setChecked(False)
 
     pool = _flowers(tmp_path / "pool.csv", n=60, seed=4, labelled=False)
     panel.setCurrentIndex(panel.tab_next)
@@ -102,6 +112,105 @@ def test_data_page_health_label_review_label_next_and_map(qtbot, window, tmp_pat
     qtbot.waitUntil(lambda: window.data_page.check is not None and
                     Path(window.data_page.preview.source) == more, timeout=60_000)
     assert window.project.spec.data.label_column == "species"
+
+    last = tmp_path / "runs" / "last"  # the project's last run (only its model file is looked at)
+    last.mkdir(parents=True)
+    (last / "model.keras").write_bytes(b"")
+    window.project.ui_state["last_run"] = str(last)
+    window.go_to("data")
+    assert panel.next_view.retrain_btn.isVisible()  # offered once the new labels are saved
+    shot(window, "14_label_next_saved")
+    qtbot.mouseClick(panel.next_view.retrain_btn, Qt.MouseButton.LeftButton)
+    assert window.current_page() == "train"
+    assert window.project.spec.training.init_from_run == str(last)
+    qtbot.waitUntil(lambda: window.data_page.check is not None, timeout=60_000)
+    assert Path(window.data_page.preview.source) == more
+    assert window.project.spec.training.init_from_run == str(last)  # the reopened data kept it
+
+
+def _grid_points() -> EmbeddingPoints:
+    """A 10 x 10 grid of points at integer positions; class 0 left of x = 5, class 1 right."""
+    xs, ys = np.meshgrid(np.arange(10.0), np.arange(10.0))
+    x, y = xs.ravel().tolist(), ys.ravel().tolist()
+    labels = [int(v >= 5) for v in x]
+    return EmbeddingPoints(x, y, labels, labels, ["left", "right"], list(range(2, 102)),
+                           [f"example {i}" for i in range(100)], (0.6, 0.3), "a test grid")
+
+
+class _Drag:
+    """What pyqtgraph hands a view box during a left-button drag (item pixel positions)."""
+
+    def __init__(self, down: QPointF, at: QPointF, start: bool, finish: bool) -> None:
+        self.down, self.at, self.start, self.finish = down, at, start, finish
+
+    def button(self) -> Qt.MouseButton:
+        return Qt.MouseButton.LeftButton
+
+    def buttonDownPos(self) -> QPointF:  # noqa: N802 - pyqtgraph's name
+        return self.down
+
+    def pos(self) -> QPointF:
+        return self.at
+
+    def isStart(self) -> bool:  # noqa: N802
+        return self.start
+
+    def isFinish(self) -> bool:  # noqa: N802
+        return self.finish
+
+    def accept(self) -> None:
+        pass
+
+
+L_SHAPE = [(-0.5, -0.5), (9.5, -0.5), (9.5, 2.5), (2.5, 2.5), (2.5, 9.5), (-0.5, 9.5)]
+"""A concave outline: the bottom three rows and the left three columns (its box is all)."""
+
+
+def test_the_lasso_selects_what_it_encloses_and_relabels_it(qtbot) -> None:
+    view = EmbeddingMapView()
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_points(_grid_points())
+    x, y = np.asarray(view.points.x), np.asarray(view.points.y)
+
+    triangle = [(-0.5, -0.5), (9.7, -0.5), (-0.5, 9.7)]
+    assert view.select_polygon(triangle) == [int(i) for i in np.flatnonzero(x + y <= 9)]
+    want = [int(i) for i in np.flatnonzero((y <= 2) | (x <= 2))]
+    assert len(want) == 51 and view.select_polygon(L_SHAPE) == want
+    assert view.selection_label.text() == "51 selected" and view.relabel_btn.isEnabled()
+
+    view.lasso_btn.setChecked(False)  # now drawn with the mouse, as the user does
+    view.lasso_btn.setChecked(True)
+    assert view.selected == []
+    box = view.view_box
+    pixels = [box.mapFromView(QPointF(px, py)) for px, py in L_SHAPE]
+    for i, at in enumerate(pixels):
+        box.mouseDragEvent(_Drag(pixels[0], at, i == 0, i == len(pixels) - 1))
+    assert view.selected == want
+    assert len(view.outline.getData()[0]) == len(L_SHAPE) + 2  # closed: back to the start
+
+    with qtbot.waitSignal(view.relabelRequested) as sent:
+        view.relabel_combo.setCurrentText("right")
+        qtbot.mouseClick(view.relabel_btn, Qt.MouseButton.LeftButton)
+    assert sent.args[0] == {i + 2: "right" for i in want}
+    shot(view, "14_embedding_lasso")
+    view.select_btn.setChecked(True)  # the box still works, and ends the lasso
+    assert not view.lasso_btn.isChecked() and len(view.outline.getData()[0] or []) == 0
+
+
+def test_retraining_starts_from_the_last_run_only_when_it_has_a_model(tmp_path) -> None:
+    spec = ExperimentSpec()
+    run = tmp_path / "run"
+    run.mkdir()
+    assert "starts fresh" in start_from_run(spec, str(run))
+    assert spec.training.init_from_run is None
+    (run / "model.keras").write_bytes(b"")
+    assert "from the weights of run" in start_from_run(spec, str(run))
+    assert spec.training.init_from_run == str(run)
+    assert "starts fresh" in start_from_run(spec, None)
+    assert spec.training.init_from_run is None
 
 
 def test_why_this_prediction_in_try_it_and_the_drill_down(qtbot, window) -> None:

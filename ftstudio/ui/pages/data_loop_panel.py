@@ -24,7 +24,7 @@ from ftstudio.ui.widgets.embedding_map import EmbeddingMapView
 from ftstudio.ui.widgets.label_next import LabelNextView
 from ftstudio.ui.widgets.label_review import LabelReviewView
 
-__all__ = ["DataLoopPanel"]
+__all__ = ["DataLoopPanel", "start_from_run"]
 
 
 def _narrowable(view: QWidget) -> QScrollArea:
@@ -49,11 +49,14 @@ class DataLoopPanel(QTabWidget):
         errorRaised(object): an unexpected failure (:class:`ErrorInfo`).
         openRequested(str): open this newly written data (a corrected copy, or the data
             with new labels) in place of the current one, to train on it.
+        retrainRequested(str): open the data with the new labels and train on it starting
+            from the last run (see :func:`start_from_run`).
     """
 
     statusMessage = Signal(str)
     errorRaised = Signal(object)
     openRequested = Signal(str)
+    retrainRequested = Signal(str)
 
     def __init__(self, rows: QWidget, spec_copy: Callable[[], ExperimentSpec],
                  runner: JobRunner, parent: QWidget | None = None) -> None:
@@ -85,6 +88,8 @@ class DataLoopPanel(QTabWidget):
         self.map.relabelRequested.connect(self.relabel_from_map)
         self.next_view.rankRequested.connect(self.rank_pool)
         self.next_view.saveRequested.connect(self.save_new_labels)
+        self.next_view.retrainRequested.connect(
+            lambda: self.retrainRequested.emit(self.saved_path or ""))
 
     def _spec(self, view: Any) -> ExperimentSpec | None:
         """The project's spec if it is complete enough to run (else the view says why)."""
@@ -191,6 +196,31 @@ class DataLoopPanel(QTabWidget):
         if result is None or not labels:
             self.next_view.status.setText("Pick a label for at least one example first.")
             return
+        saved = self._saved(f"{len(labels)} new labels", self.next_view)
+
+        def done(written: str) -> None:
+            saved(written)
+            self.next_view.labels_saved()
+
         self.jobs.start("append", calls.append_labels, self.spec_copy(), result, labels, path,
-                        on_result=self._saved(f"{len(labels)} new labels", self.next_view),
-                        on_error=self._failed(self.next_view), title="Cannot save the data")
+                        on_result=done, on_error=self._failed(self.next_view),
+                        title="Cannot save the data")
+
+
+def start_from_run(spec: ExperimentSpec, last_run: str | None) -> str:
+    """Make ``spec`` start from ``last_run``'s weights (``training.init_from_run``).
+
+    Args:
+        spec: the project's spec (changed in place).
+        last_run: the project's last run folder; a folder without ``model.keras`` (or none)
+            clears the key: the run then starts fresh.
+
+    Returns:
+        A status line saying which it will be.
+    """
+    if last_run and (Path(last_run) / "model.keras").is_file():
+        spec.training.init_from_run = str(last_run)
+        return (f"The next run starts from the weights of {Path(last_run).name}: "
+                f"press Start to retrain on the new labels")
+    spec.training.init_from_run = None
+    return "No finished run in this project yet: the next run starts fresh"

@@ -3,28 +3,86 @@
 The points are the first two principal components of the pretrained features (computed by
 the engine). "Colour by" switches between the given label (one colour per class) and the
 out-of-fold probe's verdict (grey: agrees with the label, red: disagrees: a hard example or
-a label error). Clicking a point shows the example under the plot. "Select a box" puts a
-rectangle on the map (drag it, pull its corner): the points inside can be relabelled at once
-(the page saves them with the label review's corrections, to a new file). One
+a label error). Clicking a point shows the example under the plot. "Lasso" lets the user
+draw a free-hand outline on the map (drag with the left button); "Select a box" puts a
+rectangle on it (drag it, pull its corner). The points inside either can be relabelled at
+once (the page saves them with the label review's corrections, to a new file). One
 ``ScatterPlotItem`` with per-class brushes: smooth at 10k points.
 """
 
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QPointF, Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ftstudio.bridge.data_loop_calls import EmbeddingPoints
 from ftstudio.ui.widgets.charts import PALETTE, configure_pyqtgraph, style_plot
 from ftstudio.ui.widgets.loop_parts import ActionView, muted_label, primary_button
 
-__all__ = ["EmbeddingMapView"]
+__all__ = ["EmbeddingMapView", "LassoViewBox", "inside_polygon"]
 
 _AGREE, _DISAGREE = "#c0c4cc", "#e15759"
+_CHECKED_STYLE = ("QPushButton:checked { background: #e3ebfe; border-color: #3b6cf6; "
+                  "color: #1f4fd1; }")
+
+
+def inside_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Which points ``(x, y)`` lie inside ``polygon`` (``(n, 2)`` vertices, closed implicitly).
+
+    Even-odd rule: a point is inside when a ray from it to the right crosses the outline an
+    odd number of times (so a self-crossing lasso selects what it encloses once).
+    """
+    poly = np.asarray(polygon, dtype=float).reshape(-1, 2)
+    inside = np.zeros(len(x), dtype=bool)
+    if len(poly) < 3:
+        return inside
+    ends = np.roll(poly, -1, axis=0)
+    for (ax, ay), (bx, by) in zip(poly, ends, strict=True):
+        crosses = (ay > y) != (by > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = ax + (y - ay) * (bx - ax) / (by - ay)
+        inside ^= crosses & (x < at)
+    return inside
+
+
+class LassoViewBox(pg.ViewBox):
+    """A view box whose left-button drag draws a lasso (in data coordinates) when it is on.
+
+    Signals:
+        lassoMoved(object): the outline so far, an ``(n, 2)`` array.
+        lassoDrawn(object): the finished outline, when the button is released.
+    """
+
+    lassoMoved = Signal(object)
+    lassoDrawn = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lasso_on = False
+        self._trace: list[tuple[float, float]] = []
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:  # noqa: N802 - Qt's
+        """Draw the lasso instead of panning while the lasso is on."""
+        if not self.lasso_on or ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        if ev.isStart():
+            self._trace = [self._to_view(ev.buttonDownPos())]
+        self._trace.append(self._to_view(ev.pos()))
+        outline = np.asarray(self._trace)
+        self.lassoMoved.emit(outline)
+        if ev.isFinish():
+            self.lassoDrawn.emit(outline)
+
+    def _to_view(self, pos: QPointF) -> tuple[float, float]:
+        point = self.mapToView(pos)
+        return float(point.x()), float(point.y())
 
 
 class EmbeddingMapView(ActionView):
@@ -54,7 +112,8 @@ class EmbeddingMapView(ActionView):
         self.caption = self.status = muted_label(
             "Each labelled example placed by its pretrained features (the label review "
             "computes the same ones).")
-        self.plot = pg.PlotWidget()
+        self.view_box = LassoViewBox()
+        self.plot = pg.PlotWidget(viewBox=self.view_box)
         item = self.plot.getPlotItem()
         style_plot(item, "component 1", "component 2")
         self.legend = item.addLegend(offset=(-10, 10), labelTextSize="8pt")
@@ -64,6 +123,12 @@ class EmbeddingMapView(ActionView):
         self.chosen = pg.ScatterPlotItem(size=11, brush=None, pen=pg.mkPen("#202124", width=2))
         item.addItem(self.chosen)
         self.box: pg.RectROI | None = None
+        self.lasso: np.ndarray | None = None
+        self.outline = pg.PlotCurveItem(pen=pg.mkPen("#202124", width=1.5,
+                                                     style=Qt.PenStyle.DashLine))
+        item.addItem(self.outline, ignoreBounds=True)
+        self.view_box.lassoMoved.connect(self._draw_outline)
+        self.view_box.lassoDrawn.connect(self.select_polygon)
         self.selected: list[int] = []
         self.detail = QLabel("")
         self.detail.setWordWrap(True)
@@ -80,6 +145,12 @@ class EmbeddingMapView(ActionView):
         lay.addWidget(self.detail)
 
     def _build_selection(self) -> QHBoxLayout:
+        self.lasso_btn = QPushButton("Lasso")
+        self.lasso_btn.setObjectName("mapLasso")
+        self.lasso_btn.setCheckable(True)
+        self.lasso_btn.setToolTip("Draw around points with the left button held down "
+                                  "(the map does not pan while the lasso is on)")
+        self.lasso_btn.toggled.connect(self._toggle_lasso)
         self.select_btn = QPushButton("Select a box")
         self.select_btn.setCheckable(True)
         self.select_btn.toggled.connect(self._toggle_box)
@@ -89,7 +160,10 @@ class EmbeddingMapView(ActionView):
         self.relabel_btn.clicked.connect(self._relabel)
         for w in (self.relabel_combo, self.relabel_btn):
             w.setEnabled(False)
+        for button in (self.lasso_btn, self.select_btn):  # on: shown pressed, in the accent
+            button.setStyleSheet(_CHECKED_STYLE)
         row = QHBoxLayout()
+        row.addWidget(self.lasso_btn)
         row.addWidget(self.select_btn)
         row.addWidget(self.selection_label)
         row.addStretch(1)
@@ -104,6 +178,7 @@ class EmbeddingMapView(ActionView):
         self.relabel_combo.clear()
         self.relabel_combo.addItems(points.classes)
         self.select_btn.setChecked(False)
+        self.lasso_btn.setChecked(False)
         wrong = sum(a != b for a, b in zip(points.labels, points.predicted, strict=True))
         self.caption.setText(
             f"{len(points.x):,} examples; {points.description}; the axes show "
@@ -157,6 +232,8 @@ class EmbeddingMapView(ActionView):
     @Slot(bool)
     def _toggle_box(self, on: bool) -> None:
         item = self.plot.getPlotItem()
+        if on:
+            self.lasso_btn.setChecked(False)
         if self.box is not None:
             item.removeItem(self.box)
             self.box = None
@@ -181,19 +258,60 @@ class EmbeddingMapView(ActionView):
     @Slot()
     def _select_in_box(self) -> None:
         p, box = self.points, self.box
-        self.selected = []
+        inside = None
         if p is not None and box is not None:
             (x0, y0), (w, h) = box.pos(), box.size()
             x, y = np.asarray(p.x), np.asarray(p.y)
             inside = (x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h)
+        self._show_selection(inside, box is not None)
+
+    def _show_selection(self, inside: np.ndarray | None, active: bool) -> None:
+        """Mark the points of the ``inside`` mask as selected (``None``: nothing selected)."""
+        p = self.points
+        self.selected = []
+        if p is not None and inside is not None:
             self.selected = [int(i) for i in np.flatnonzero(inside)]
-            self.chosen.setData(x=x[inside], y=y[inside])
+            self.chosen.setData(x=np.asarray(p.x)[inside], y=np.asarray(p.y)[inside])
         else:
             self.chosen.clear()
         n = len(self.selected)
-        self.selection_label.setText(f"{n:,} selected" if box is not None else "")
+        self.selection_label.setText(f"{n:,} selected" if active else "")
         for w in (self.relabel_combo, self.relabel_btn):
             w.setEnabled(bool(n))
+
+    # ------------------------------------------------------------ lasso selection
+    @Slot(bool)
+    def _toggle_lasso(self, on: bool) -> None:
+        if on:
+            self.select_btn.setChecked(False)
+        self.view_box.lasso_on = on
+        self.lasso = None
+        self.outline.clear()
+        self._show_selection(None, on)
+        if on:
+            self.selection_label.setText("Draw around the points to select")
+
+    @Slot(object)
+    def _draw_outline(self, outline: np.ndarray) -> None:
+        closed = np.vstack([outline, outline[:1]])
+        self.outline.setData(x=closed[:, 0], y=closed[:, 1])
+
+    @Slot(object)
+    def select_polygon(self, vertices: Any) -> list[int]:
+        """Select the points inside the polygon ``vertices`` (data coordinates), as a lasso.
+
+        Returns:
+            The positions of the selected points in the data.
+        """
+        if not self.lasso_btn.isChecked():
+            self.lasso_btn.setChecked(True)
+        self.lasso = np.asarray(vertices, dtype=float).reshape(-1, 2)
+        self._draw_outline(self.lasso)
+        p = self.points
+        inside = None if p is None else inside_polygon(np.asarray(p.x), np.asarray(p.y),
+                                                       self.lasso)
+        self._show_selection(inside, True)
+        return self.selected
 
     @Slot()
     def _relabel(self) -> None:

@@ -3,7 +3,8 @@
 The user chooses a CSV (text or feature columns, no labels needed) or a folder of images;
 the page ranks it (uncertainty of a probe on the pretrained features, then diversity) and
 lists the top N with the probe's guess and a class picker per row. "Save data with new
-labels…" writes the labelled data plus the newly labelled rows to a NEW file.
+labels…" writes the labelled data plus the newly labelled rows to a NEW file; then
+"Retrain from the last run" trains on that file starting from the last run's weights.
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ class LabelNextView(ActionView):
     Signals:
         rankRequested(str, int): the pool (file or folder) and how many to propose.
         saveRequested(str): the new file or folder to write the data plus new labels to.
+        retrainRequested(): once the labels are saved, train on the new file starting
+            from the last run's weights.
     """
 
     rankRequested = Signal(str, int)
     saveRequested = Signal(str)
+    retrainRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,6 +63,12 @@ class LabelNextView(ActionView):
         self.save_btn = QPushButton("Save data with new labels…")
         self.save_btn.setEnabled(False)
         self.save_btn.clicked.connect(self._ask_save)
+        self.retrain_btn = QPushButton("Retrain from the last run")
+        self.retrain_btn.setObjectName("labelNextRetrain")
+        self.retrain_btn.setToolTip("Train on the data with the new labels, starting from the "
+                                    "weights of the project's last run (a warm start)")
+        self.retrain_btn.setVisible(False)
+        self.retrain_btn.clicked.connect(self.retrainRequested)
         self.status = muted_label("A CSV with the same input column(s) but no labels, or a "
                                   "folder of images: the most useful ones to label come first.")
         self.table = example_table(HEADERS, "labelNextTable")
@@ -67,10 +77,13 @@ class LabelNextView(ActionView):
         bar.addWidget(self.count)
         bar.addStretch(1)
         bar.addWidget(self.save_btn)
+        saved = QHBoxLayout()  # the retrain offer sits by the "Saved …" line it follows
+        saved.addWidget(self.status, 1)
+        saved.addWidget(self.retrain_btn)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 6, 0, 0)
         lay.addLayout(bar)
-        lay.addWidget(self.status)
+        lay.addLayout(saved)
         lay.addWidget(self.table, 1)
 
     @Slot()
@@ -99,6 +112,11 @@ class LabelNextView(ActionView):
             combo.addItems([UNLABELLED, *result.classes])
             self.table.setCellWidget(r, 3, combo)
         self.save_btn.setEnabled(bool(result.examples))
+        self.retrain_btn.setVisible(False)
+
+    def labels_saved(self) -> None:
+        """The new labels are written: offer to retrain from the last run on them."""
+        self.retrain_btn.setVisible(True)
 
     def set_label(self, row: int, label: str) -> None:
         """Pick ``label`` for the listed row ``row``."""
