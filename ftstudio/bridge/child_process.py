@@ -43,7 +43,7 @@ from typing import Any
 
 from ftstudio import config, errors
 
-__all__ = ["CHILD_CALLS", "STOP_GRACE_SECONDS", "prewarm", "rebuild_error", "run_call",
+__all__ = ["CHILD_CALLS", "STOP_GRACE_SECONDS", "is_warm", "prewarm", "rebuild_error", "run_call",
            "run_in_child", "shutdown"]
 
 CHILD_CALLS: dict[str, str] = {
@@ -53,6 +53,7 @@ CHILD_CALLS: dict[str, str] = {
     "extend": "ftstudio.bridge.run_control:run_extension",
     "lr_find": "ftstudio.bridge.recipe_calls:run_lr_find",
     "sweep": "ftstudio.bridge.recipe_calls:run_sweep",
+    "memory_estimate": "ftstudio.bridge.recipe_calls:run_estimate_memory",
 }
 """The calls a child may run: name -> ``module:function``. Each function takes its arguments
 and a ``reporter`` keyword and returns a picklable result (a dataclass of bridge.types)."""
@@ -345,6 +346,12 @@ def prewarm() -> None:
     with _lock:
         if _warm is None or not _warm.alive():
             _warm = _Child()
+
+
+def is_warm() -> bool:
+    """Whether a started child waits for the next job."""
+    with _lock:
+        return _warm is not None and _warm.alive()
 
 
 def shutdown() -> None:

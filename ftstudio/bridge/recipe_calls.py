@@ -2,10 +2,9 @@
 
 :func:`lr_find` and :func:`sweep` run in the job child process like training
 (:mod:`ftstudio.bridge.child_process`, calls ``lr_find`` and ``sweep``); :func:`run_lr_find` and
-:func:`run_sweep` are what the child runs. :func:`estimate_memory` runs in a job thread of the
-window: it builds the spec's model once per backbone, head and freezing (cached) and
-recomputes the estimate for a new batch size or optimizer at once. The engine is imported
-inside the functions.
+:func:`run_sweep` are what the child runs. :func:`estimate_memory` runs in the child too (call
+``memory_estimate``): reading the data and building the model in a thread of the window would
+stall its GUI thread through the GIL. The engine is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from ftstudio.bridge import child_process
 from ftstudio.bridge.recipe_types import LrFindOutcome, MemoryInfo, SweepOutcome, SweepTrial
 from ftstudio.spec import ExperimentSpec
 
-__all__ = ["default_space", "estimate_memory", "lr_find", "run_lr_find", "run_sweep", "sweep"]
+__all__ = ["default_space", "estimate_memory", "lr_find", "run_estimate_memory", "run_lr_find",
+           "run_sweep", "sweep"]
 
 _profiles: dict[str, Any] = {}
 _profiles_lock = threading.Lock()
@@ -75,14 +75,41 @@ def run_sweep(spec_json: str, trials: int, space_json: str | None = None,
                         [str(p) for p in result.plots], time.perf_counter() - t0)
 
 
+class _SilentReporter:
+    """A reporter for a call nobody watches (the memory estimate): it never stops."""
+
+    def should_stop(self) -> bool:
+        """Never: an estimate is short."""
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None  # status, warning, flush…: nothing to show
+
+
 def estimate_memory(spec: ExperimentSpec) -> MemoryInfo:
-    """The memory the spec's run needs against the free memory (a job thread of the window).
+    """The memory the spec's run needs against the free memory, measured in the job child.
+
+    Call it from a job thread: it blocks on the child's pipe (no GIL held). When a warm child
+    waited for the next job, this one takes it, so another is started for that job.
+    """
+    was_warm = child_process.is_warm()
+    try:
+        return child_process.run_call(  # type: ignore[no-any-return]
+            "memory_estimate", spec.to_json(), reporter=_SilentReporter())
+    finally:
+        if was_warm:
+            child_process.prewarm()
+
+
+def run_estimate_memory(spec_json: str, *, reporter: Any) -> MemoryInfo:
+    """The child's side of :func:`estimate_memory` (``engine.memory_estimate``).
 
     The model is built once per backbone, head, freezing and data columns; the batch size
     and optimizer only rescale the estimate.
     """
     from ftstudio.engine import memory_estimate as me
 
+    spec = ExperimentSpec.from_json(spec_json)
     profile, examples, per_example = _profile(spec)
     est = me.estimate_memory(profile, spec.training.batch_size, spec.training.optimizer,
                              examples * per_example, me.available_ram(), me.gpu_free_memory())

@@ -98,10 +98,14 @@ def _short(value: Any) -> str:
 
 def cmd_script(args: argparse.Namespace) -> int:
     """``ftstudio script RUN [-o file.py]``."""
+    from ftstudio.engine.reporting import RecordingReporter
     from ftstudio.engine.script_gen import generate_script
 
-    path = generate_script(args.run, args.out)
+    notes = RecordingReporter()
+    path = generate_script(args.run, args.out, reporter=notes)
     print(f"Script written: {path}")
-    print(f"  run it with: python {Path(path).name} (in its folder; it needs keras, numpy "
-          f"and pandas)")
+    print(f"  run it with: python {Path(path).name} (in its folder; it needs keras, numpy, "
+          f"pandas (+ keras-hub for text, Pillow for images))")
+    for (text,) in notes.of("warning"):
+        print(f"  note: {text}")
     return 0

@@ -6,16 +6,19 @@ written into the file as positions of the CSV's records, or as image paths), loa
 backbone (a keras-hub preset folder for text, a ``.keras`` / ``.h5`` file for images, with
 its sub-model, cut layer, pixel scaling and LoRA rank), builds the same model (pooling, head
 layers, outputs), freezes as the run did (``all`` / ``none`` / ``last_n`` / ``layers``, the
-head-first two-phase recipe), compiles with the same optimizer, schedule and losses, trains
-with the same epochs, batch size, seed, class weights and early stopping, keeps the best
-epoch's weights and prints the test metrics as JSON (``{"test.accuracy": …}``). Keras
-shuffles the batches its own way, so the numbers match the run's within noise.
+head-first two-phase recipe, gradual unfreezing), compiles with the same optimizer, schedule
+and losses, trains with the same epochs, batch size, seed, class weights and early stopping,
+keeps the best epoch's weights and prints the test metrics as JSON
+(``{"test.accuracy": …}``). Keras shuffles the batches its own way, so the numbers match the
+run's within noise.
 
-A setting the script cannot reproduce faithfully (per-block learning rates, gradual
-unfreezing, augmentation, a backbone that needs a download) makes it refuse the run with a
-message naming the key; a setting that changes only speed or batching (feature caching,
-length grouping, devices, precision) is listed at the top of the file and returned by
-:func:`script_notes`, so nothing differs silently.
+Per-block learning rates (``freeze.layer_decay``, ``freeze.lr_multipliers``) are written out
+with the engine's ``Scaled*`` optimizer classes and the same per-variable factor rule;
+gradual unfreezing with its stages and the engine's optimizer-state carry-over. A setting the
+script cannot reproduce faithfully (augmentation, a backbone that needs a download) makes it
+refuse the run with a message naming the key; a setting that changes only speed or batching
+(feature caching, length grouping, devices, precision) is listed at the top of the file and
+returned by :func:`script_notes`, so nothing differs silently.
 """
 
 from __future__ import annotations
@@ -92,17 +95,27 @@ def script_text(run: RunFolder) -> str:
         settings["positions"], settings["reading"] = _csv_positions(spec, splits)
     notes = script_notes(spec)
     listed = "\n".join(f"- {n}" for n in notes)
-    text = _keep_sections(SCRIPT_TEMPLATE, spec.modality).replace("__NOTES__", listed)
+    settings["stages"] = _stages(spec, len(settings["backbone"]["blocks"]))
+    scaled = spec.freeze.layer_decay != 1.0 or bool(spec.freeze.lr_multipliers)
+    kept = [spec.modality] + (["scaled"] if scaled else []) + \
+        (["stages"] if settings["stages"] else [])
+    text = _keep_sections(SCRIPT_TEMPLATE, kept).replace("__NOTES__", listed)
     text = text.replace("__SCHEDULE__", _schedule_source())
+    if scaled:
+        text = text.replace("__OPTIMIZERS__", _optimizer_source())
+    if settings["stages"]:
+        text = text.replace("__CARRY__", _carry_source())
     return text.replace("__SETTINGS__", json.dumps(settings, indent=1, sort_keys=True))
 
 
 def refusal(spec: ExperimentSpec) -> str | None:
     """Why a standalone script cannot reproduce a run of ``spec`` (None when it can).
 
-    The message names the spec key: the per-block learning rates and gradual unfreezing
-    need ftstudio's own optimizers, augmentation its layers, and a backbone that is not a
-    local keras-hub folder (text) or model file (images) a download or the model library.
+    The message names the spec key: augmentation needs ftstudio's layers, and a backbone
+    that is not a local keras-hub folder (text) or model file (images) a download or the
+    model library. The per-block learning rates (``freeze.layer_decay``,
+    ``freeze.lr_multipliers``) and gradual unfreezing are written out: the script holds the
+    engine's ``Scaled*`` optimizers, the same factor rule, stages and ``carry_state``.
     """
     if spec.modality == "tabular":
         if spec.backbone.source not in ("none", "auto") or spec.backbone.path \
@@ -111,16 +124,6 @@ def refusal(spec: ExperimentSpec) -> str | None:
                     f"'{spec.backbone.source}') is not written out; only tabular runs with "
                     "backbone.source 'none'")
         return None
-    f = spec.freeze
-    if f.layer_decay != 1.0:
-        return (f"freeze.layer_decay {f.layer_decay} scales each block's updates with "
-                f"ftstudio's own optimizer, which a plain Keras script does not have")
-    if f.lr_multipliers:
-        return ("freeze.lr_multipliers scale each block's updates with ftstudio's own "
-                "optimizer, which a plain Keras script does not have")
-    if f.gradual_unfreeze_epochs:
-        return ("freeze.gradual_unfreeze_epochs carries the optimizer state across stages, "
-                "which the script does not write out")
     a = spec.augment
     on = [k for k in ("rotation", "zoom", "translation", "contrast", "brightness")
           if getattr(a, k)] + (["flip"] if a.flip != "none" else [])
@@ -239,14 +242,21 @@ def _refuse_unportable_file(path: Path) -> None:
                        f"Keras cannot load; the script needs a plain Keras model file")
 
 
-def _keep_sections(template: str, modality: str) -> str:
-    """The template without the ``# [kind]`` … ``# [/kind]`` sections of other modalities."""
+_SECTIONS = ("image", "text", "scaled", "stages")
+
+
+def _keep_sections(template: str, keep: list[str]) -> str:
+    """The template without the ``# [kind]`` … ``# [/kind]`` sections not in ``keep``.
+
+    ``image`` / ``text``: the modality's code; ``scaled``: the per-variable optimizers;
+    ``stages``: the optimizer state carried across the stages of gradual unfreezing.
+    """
     kept, skipping = [], False
     for line in template.splitlines(keepends=True):
         tag = line.strip()
-        if tag in ("# [image]", "# [text]"):
-            skipping = tag != f"# [{modality}]"
-        elif tag in ("# [/image]", "# [/text]"):
+        if tag in {f"# [{k}]" for k in _SECTIONS}:
+            skipping = tag[3:-1] not in keep
+        elif tag in {f"# [/{k}]" for k in _SECTIONS}:
             skipping = False
         elif not skipping:
             kept.append(line)
@@ -259,6 +269,34 @@ def _schedule_source() -> str:
 
     lines = inspect.getsource(WarmupSchedule).splitlines()
     return "\n".join(line for line in lines if not line.startswith("@keras.saving"))
+
+
+def _optimizer_source() -> str:
+    """The engine's ``Scaled*`` optimizers (per-variable update factors), as source."""
+    from ftstudio.engine import optimizers
+
+    classes = [optimizers._ScaledUpdates, optimizers.ScaledAdam, optimizers.ScaledAdamW,
+               optimizers.ScaledSGD, optimizers.ScaledAdagrad, optimizers.ScaledRMSprop]
+    parts = ["\n".join(line for line in inspect.getsource(c).splitlines()
+                       if not line.startswith("@keras.saving")) for c in classes]
+    return "\n\n\n".join(parts)
+
+
+def _carry_source() -> str:
+    """The engine's optimizer-state carry-over between stages (gradual unfreezing)."""
+    from ftstudio.engine import optimizers
+
+    return "\n\n\n".join(inspect.getsource(f) for f in (optimizers.slot_lists,
+                                                          optimizers.carry_state))
+
+
+def _stages(spec: ExperimentSpec, n_blocks: int) -> list[list[int | None]]:
+    """Gradual unfreezing's stages as ``[first epoch, end, top blocks]`` (none: off)."""
+    from ftstudio.engine.recipes import gradual_unfreeze_stages
+
+    if spec.modality == "tabular":
+        return []
+    return [[start, end, top] for _, start, end, top in gradual_unfreeze_stages(spec, n_blocks)]
 
 
 def _image_splits(spec: ExperimentSpec,

@@ -3,7 +3,10 @@
 One template for every kind of run: tabular MLPs, text on a keras-hub preset folder and
 images on a ``.keras`` / ``.h5`` model file. ``script_gen`` fills in ``__NOTES__`` (what the
 script does not reproduce), ``__SCHEDULE__`` (the engine's warm-up schedule class) and
-``__SETTINGS__`` (the resolved spec, the split and the backbone's files, as JSON).
+``__SETTINGS__`` (the resolved spec, the split and the backbone's files, as JSON) and, for
+runs with per-variable learning rates, ``__OPTIMIZERS__`` (the engine's ``Scaled*``
+optimizers; the ``# [scaled]`` sections are dropped otherwise) and, for gradual unfreezing,
+``__CARRY__`` (the engine's ``carry_state``; ``# [stages]`` sections).
 
 Lines between ``# [image]`` and ``# [/image]`` (or ``text``) are kept only in the scripts of
 that kind of run, so a script imports only what its run needs.
@@ -44,6 +47,16 @@ BACKBONE = SETTINGS["backbone"]
 
 
 __SCHEDULE__
+# [scaled]
+
+
+__OPTIMIZERS__
+# [/scaled]
+# [stages]
+
+
+__CARRY__
+# [/stages]
 
 
 def class_name(value):
@@ -279,27 +292,40 @@ def walk(model):
             yield from walk(layer)
 
 
-def freeze(model, base, head_only):
-    """Which layers learn: the freeze mode (or the head alone), BatchNorm always frozen."""
+def freeze_last_n(base, blocks, last_n):
+    """Freeze every layer of ``base`` but the top ``last_n`` blocks'."""
+    if not blocks:
+        set_trainable(base, last_n > 0)
+        return
+    if last_n >= len(blocks):
+        return
+    top = blocks[len(blocks) - last_n:] if last_n > 0 else []
+    keep = {name for _, names in top for name in names}
+    for layer in base.layers:
+        if layer.name not in keep:
+            set_trainable(layer, False)
+
+
+def freeze(model, base, head_only, top_blocks=None):
+    """Which layers learn: the freeze mode (or the head alone), BatchNorm always frozen.
+
+    ``top_blocks``: a stage of gradual unfreezing also freezes all but the top blocks.
+    """
     set_trainable(model, True)
     if base is None:
         return
     f, blocks = SPEC["freeze"], BACKBONE["blocks"]
     if head_only or f["mode"] == "all":
         set_trainable(base, False)
-    elif f["mode"] == "last_n" and not blocks:
-        set_trainable(base, f["last_n"] > 0)
-    elif f["mode"] == "last_n" and f["last_n"] < len(blocks):
-        top = blocks[len(blocks) - f["last_n"]:] if f["last_n"] > 0 else []
-        keep = {name for _, names in top for name in names}
-        for layer in base.layers:
-            if layer.name not in keep:
-                set_trainable(layer, False)
+    elif f["mode"] == "last_n":
+        freeze_last_n(base, blocks, f["last_n"])
     elif f["mode"] == "layers":
         if base.name in f["layers"]:
             set_trainable(base, f["layers"][base.name])
         for layer in [la for la in walk(base) if la.name in f["layers"]]:
             set_trainable(layer, f["layers"][layer.name])
+    if top_blocks is not None and not head_only:
+        freeze_last_n(base, blocks, top_blocks)
     for sub in all_layers(base):
         if isinstance(sub, keras.layers.BatchNormalization):
             keras.layers.Layer.trainable.fset(sub, False)
@@ -317,7 +343,36 @@ def freeze(model, base, head_only):
         set_trainable(base.get_layer("pooled_dense"), False)
 
 
-def make_optimizer(steps_per_epoch, epochs, lr_factor):
+def lr_factors(model, base):
+    """(variable, factor) for each variable whose updates are scaled (not 1), as ftstudio does.
+
+    The top backbone block learns at freeze.layer_decay, the one below at its square and so
+    on; a block or layer named in freeze.lr_multipliers (the innermost one wins) multiplies it.
+    """
+    f, blocks = SPEC["freeze"], BACKBONE["blocks"]
+    rate, named_rates = f["layer_decay"], f["lr_multipliers"]
+    if rate == 1.0 and not named_rates:
+        return []
+    base_layers = {layer.name: layer for layer in walk(base)} if base is not None else {}
+    decay, named = {}, {}
+    for i, (block, names) in enumerate(blocks):
+        for layer in (base_layers[n] for n in names if n in base_layers):
+            for v in layer.weights:
+                decay[id(v)] = rate ** (len(blocks) - i)
+                if block in named_rates:
+                    named[id(v)] = named_rates[block]
+    block_names = {b for b, _ in blocks}
+    for layer in walk(model):  # outer layers first: inner names override
+        if layer.name in named_rates and layer.name not in block_names:
+            for sub in all_layers(layer):
+                for v in sub.weights:
+                    named[id(v)] = named_rates[layer.name]
+    pairs = [(v, decay.get(id(v), 1.0) * named.get(id(v), 1.0)) for v in model.weights]
+    return [(v, factor) for v, factor in pairs if factor != 1.0]
+
+
+def make_optimizer(steps_per_epoch, epochs, lr_factor, factors=()):
+    """The run's optimizer and schedule; its Scaled twin when some variables have factors."""
     t = SPEC["training"]
     total = steps_per_epoch * epochs
     lr = t["learning_rate"] * lr_factor
@@ -329,20 +384,39 @@ def make_optimizer(steps_per_epoch, epochs, lr_factor):
     if t["gradient_clip_norm"]:
         kw["clipnorm"] = t["gradient_clip_norm"]
     if t["optimizer"] == "sgd":
-        return keras.optimizers.SGD(momentum=t["momentum"], **kw)
+        kw["momentum"] = t["momentum"]
     if t["optimizer"] == "adamw":
-        return keras.optimizers.AdamW(weight_decay=t["weight_decay"], **kw)
-    return {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad,
-            "rmsprop": keras.optimizers.RMSprop}[t["optimizer"]](**kw)
+        kw["weight_decay"] = t["weight_decay"]
+    plain = {"sgd": keras.optimizers.SGD, "adamw": keras.optimizers.AdamW,
+             "adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad,
+             "rmsprop": keras.optimizers.RMSprop}[t["optimizer"]]
+    if not factors:
+        return plain(**kw)
+# [scaled]
+    scaled = {"sgd": ScaledSGD, "adamw": ScaledAdamW, "adam": ScaledAdam,
+              "adagrad": ScaledAdagrad, "rmsprop": ScaledRMSprop}[t["optimizer"]]
+    optimizer = scaled(**kw)
+    optimizer.set_variable_factors(factors)
+    return optimizer
+# [/scaled]
+    raise AssertionError("per-variable factors without the Scaled optimizers")
 
 
 def phases(has_backbone):
-    """(first epoch, end, rate factor, head only): head first, then fine-tune, or one phase."""
+    """(first epoch, end, rate factor, head only, top blocks, schedule epochs).
+
+    Gradual unfreezing (its stages, one schedule over all epochs, the optimizer state
+    carried on), head first then fine-tune, or one phase.
+    """
     t, f = SPEC["training"], SPEC["freeze"]
     first = f["head_first_epochs"]
+    if SETTINGS["stages"] and has_backbone:
+        return [(start, end, 1.0, top == 0, top, t["epochs"])
+                for start, end, top in SETTINGS["stages"]]
     if first and has_backbone:
-        return [(0, first, 1.0, True), (first, t["epochs"], f["unfreeze_lr_factor"], False)]
-    return [(0, t["epochs"], 1.0, False)]
+        return [(0, first, 1.0, True, None, first),
+                (first, t["epochs"], f["unfreeze_lr_factor"], False, None, t["epochs"] - first)]
+    return [(0, t["epochs"], 1.0, False, None, t["epochs"])]
 
 
 def sample_weights(y_train):
@@ -376,12 +450,18 @@ def main():
     mode = "min" if lower else "max"
     best = keras.callbacks.ModelCheckpoint("best.weights.h5", monitor=monitor, mode=mode,
                                            save_best_only=True, save_weights_only=True)
-    for start, end, lr_factor, head_only in phases(base is not None):
+    for start, end, lr_factor, head_only, top, window in phases(base is not None):
         if start >= end:
             continue
-        freeze(model, base, head_only)
-        model.compile(optimizer=make_optimizer(steps, end - start, lr_factor), loss=losses,
-                      loss_weights=weights, metrics=metrics)
+        previous = getattr(model, "optimizer", None)
+        freeze(model, base, head_only, top)
+        optimizer = make_optimizer(steps, window, lr_factor, lr_factors(model, base))
+        model.compile(optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics)
+# [stages]
+        if start > t["epochs"] - window:  # gradual unfreezing: schedule, moments go on
+            carry_state(previous, model.optimizer, model.trainable_variables,
+                        (start - (t["epochs"] - window)) * steps)
+# [/stages]
         callbacks = [best]
         if t["early_stopping_patience"]:
             callbacks.append(keras.callbacks.EarlyStopping(

@@ -25,11 +25,8 @@ from PySide6.QtWidgets import (
 import ftstudio
 from ftstudio.bridge import engine_calls
 from ftstudio.bridge.jobs import ErrorInfo, JobRunner
-from ftstudio.bridge.types import EngineInfo, RunDetails, TrainOutcome
-from ftstudio.errors import FtStudioError
-from ftstudio.spec import ExperimentSpec
+from ftstudio.bridge.types import EngineInfo
 from ftstudio.ui.dialogs import ask_question, show_error
-from ftstudio.ui.pages.data_loop_panel import start_from_run
 from ftstudio.ui.pages.data_page import DataPage
 from ftstudio.ui.pages.pretrain_form import restore_form, save_form
 from ftstudio.ui.project import Project
@@ -46,6 +43,7 @@ from ftstudio.ui.window_geometry import (
 )
 from ftstudio.ui.window_menus import build_menus
 from ftstudio.ui.window_projects import ProjectFiles, drop_target
+from ftstudio.ui.window_runs import RunLinks
 
 __all__ = ["MainWindow"]
 
@@ -82,6 +80,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._pages_ready = False
         self._shown_once = False
+        self.run_links = RunLinks(self, closing=lambda: self._closing)
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
 
@@ -117,7 +116,7 @@ class MainWindow(QMainWindow):
     def _connect_window(self) -> None:
         self.data_page.errorRaised.connect(self.show_error)
         self.data_page.statusMessage.connect(self.show_status)
-        self.data_page.loop.retrainRequested.connect(self._retrain_from_last_run)
+        self.data_page.loop.retrainRequested.connect(self.run_links.retrain_from_last_run)
         self.files.errorRaised.connect(self.show_error)
         self.files.statusMessage.connect(self.show_status)
         self.files.openRequested.connect(self.open_project)
@@ -187,15 +186,15 @@ class MainWindow(QMainWindow):
         self.train_page.runningChanged.connect(self._on_training_running)
         self.train_page.startableChanged.connect(self.menu_actions.start_training.setEnabled)
         self.train_page.confirm = self._confirm
-        self.train_page.runFinished.connect(self._on_run_finished)
+        self.train_page.runFinished.connect(self.run_links.on_run_finished)
         self.train_page.runEnded.connect(self.runs_page.refresh)
-        self.model_page.weightsImportRequested.connect(self._on_weights_import)
-        self.model_page.weightsDownloadRequested.connect(self._on_weights_download)
+        self.model_page.weightsImportRequested.connect(self.run_links.on_weights_import)
+        self.model_page.weightsDownloadRequested.connect(self.run_links.on_weights_download)
         self.train_page.update_start()
-        self.train_page.showEvaluation.connect(self._on_show_evaluation)
-        self.runs_page.runOpened.connect(self._on_run_opened)
-        self.runs_page.specRequested.connect(self._on_spec_requested)
-        self.runs_page.extendRequested.connect(self._on_extend_requested)
+        self.train_page.showEvaluation.connect(self.run_links.on_show_evaluation)
+        self.runs_page.runOpened.connect(self.run_links.on_run_opened)
+        self.runs_page.specRequested.connect(self.run_links.on_spec_requested)
+        self.runs_page.extendRequested.connect(self.run_links.on_extend_requested)
         self.menu_actions.stop_training.triggered.connect(self.train_page.stop)
         self.library_page.entriesChanged.connect(self.model_page.set_library_entries)
         self.model_page.set_library_entries(self.library_page.entries())
@@ -272,70 +271,6 @@ class MainWindow(QMainWindow):
     def _on_training_running(self, running: bool) -> None:
         self.menu_actions.stop_training.setEnabled(running)
         self.sidebar.mark("train", "●" if running else "")
-
-    @Slot(str)
-    def _on_weights_import(self, arch: str) -> None:
-        self.go_to("library")
-        self.library_page.choose_weights_file(arch)
-
-    @Slot(str)
-    def _on_weights_download(self, arch: str) -> None:
-        self.go_to("library")
-        self.library_page.open_download(arch)
-
-    @Slot(object)
-    def _on_run_finished(self, outcome: TrainOutcome) -> None:
-        self.project.ui_state["last_run"] = outcome.run_dir
-        if self._closing:
-            return
-        self.export_page.set_run(outcome.run_dir)
-        # the runs list is refreshed once, on runEnded (which follows every runFinished)
-        self.runs_page.open_run(outcome.run_dir, purpose="quiet")
-
-    @Slot(str)
-    def _on_show_evaluation(self, run_dir: str) -> None:
-        self.go_to("evaluate")
-        if self.evaluate_page.run is None or Path(self.evaluate_page.run.path) != Path(run_dir):
-            self.runs_page.open_run(run_dir, purpose="show")
-
-    @Slot(object, bool)
-    def _on_run_opened(self, details: RunDetails, switch: bool) -> None:
-        self.evaluate_page.show_run(details)
-        self.export_page.set_run(details.path)
-        if switch:
-            self.train_page.show_history(details.history, details.name)
-            self.go_to("evaluate")
-
-    @Slot(str)
-    def _on_extend_requested(self, run_dir: str) -> None:
-        self.go_to("train")
-        self.train_page.ask_and_extend(run_dir)
-
-    @Slot(str)
-    def _retrain_from_last_run(self, data_path: str) -> None:
-        """Open the newly labelled data, start from the last run's weights, show Train."""
-        self.finish_setup()
-        if data_path:
-            self.data_page.open_path(data_path, keep_columns=True, edited=True)
-        run = self.evaluate_page.run
-        last = self.project.ui_state.get("last_run") or (run.path if run else None)
-        self.show_status(start_from_run(self.project.spec, last and str(last)))
-        self.project.touch("training")
-        self.go_to("train")
-
-    @Slot(object)
-    def _on_spec_requested(self, details: RunDetails) -> None:
-        if not self.files.confirm_discard():
-            return
-        try:
-            spec = ExperimentSpec.from_dict(details.spec)
-        except FtStudioError as exc:
-            self.show_error(ErrorInfo("Cannot use this run's settings", str(exc), None, True))
-            return
-        self.project.set_spec(spec, None, {"last_run": details.path})
-        self.project.touch("name")
-        self.evaluate_page.show_run(details)
-        self.go_to("data")
 
     # ============================================================== projects
     @Slot()

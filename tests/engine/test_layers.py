@@ -21,7 +21,9 @@ from tests.helpers.serialization import run_serialization_test
 
 ENGINE = Path(__file__).resolve().parents[2] / "ftstudio" / "engine"
 
-SERIALIZATION_TESTED = {"MaskedMeanPooling", "ClsPooling", "ImagePreprocess", "WarmupSchedule"}
+SCALED_OPTIMIZERS = ("ScaledAdam", "ScaledAdamW", "ScaledSGD", "ScaledAdagrad", "ScaledRMSprop")
+SERIALIZATION_TESTED = {"MaskedMeanPooling", "ClsPooling", "ImagePreprocess", "WarmupSchedule",
+                        *SCALED_OPTIMIZERS}
 """The engine's custom Keras classes that a test below runs through ``run_serialization_test``."""
 
 PREPROCESS_REFERENCES = [
@@ -55,6 +57,17 @@ def test_every_custom_keras_class_goes_through_the_serialization_harness():
     missing = _custom_keras_classes() - SERIALIZATION_TESTED
     assert not missing, f"add a run_serialization_test case to tests/engine/test_layers.py: " \
                         f"{sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", SCALED_OPTIMIZERS)
+def test_scaled_optimizers_round_trip_with_their_factors(name):
+    from ftstudio.engine import optimizers
+
+    original = getattr(optimizers, name)(learning_rate=0.01, lr_factors={"a/kernel": 0.25})
+    again = keras.optimizers.deserialize(keras.optimizers.serialize(original))
+    assert type(again) is type(original)
+    assert again.lr_factors == {"a/kernel": 0.25}
+    assert again.get_config() == original.get_config()
 
 
 def test_masked_mean_pooling_averages_unmasked_tokens():

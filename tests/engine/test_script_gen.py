@@ -72,14 +72,18 @@ def _backbone_runs(tmp_path):
                          "path": str(tiny_bert_preset(tmp_path / "bert"))},
             "head": {"pooling": "mean", "dropout": 0.1,
                      "layers": [{"type": "dense", "units": 8}]},
-            "freeze": {"mode": "none", "head_first_epochs": 1, "unfreeze_lr_factor": 1.0},
+            # the text recipe's per-block rates: the script holds the Scaled optimizers
+            "freeze": {"mode": "none", "head_first_epochs": 1, "unfreeze_lr_factor": 1.0,
+                       "layer_decay": 0.8, "lr_multipliers": {"head_0_dense": 0.5}},
             "training": {**training, "epochs": 8, "learning_rate": 0.03}}
     folder = write_image_folder(tmp_path / "images", per_class=30)
     image = {"name": "image", "data": {"image_dir": str(folder), "label_column": "label",
                                        "split": [0.6, 0.2, 0.2]},
              "backbone": {"source": "file", "cut_layer": "block2_conv",
                           "path": str(save_model(tiny_cnn(16), tmp_path / "cnn.keras"))},
-             "head": {"pooling": "max"}, "freeze": {"mode": "last_n", "last_n": 2},
+             # gradual unfreezing: head, then the top block, then both (moments carried on)
+             "head": {"pooling": "max"},
+             "freeze": {"mode": "last_n", "last_n": 2, "gradual_unfreeze_epochs": 2},
              "training": {**training, "epochs": 6, "learning_rate": 0.02}}
     return [train(ExperimentSpec.from_dict(d), out_dir=tmp_path / d["name"])
             for d in (text, image)]
@@ -93,6 +97,13 @@ def test_scripts_of_backbone_runs_reach_the_runs_test_metrics(tmp_path):
         assert "ftstudio" not in {alias.split(".")[0] for alias in _imports(script.read_text())}
     text_settings = _settings(scripts[0].read_text())
     assert text_settings["backbone"]["kind"] == "hub"
+    assert "class ScaledAdam(" in scripts[0].read_text()
+    assert "class ScaledAdam(" not in scripts[1].read_text()
+    assert "def carry_state(" in scripts[1].read_text()
+    assert "def carry_state(" not in scripts[0].read_text()
+    assert _settings(scripts[1].read_text())["stages"] == [[0, 2, 0], [2, 4, 1], [4, 6, None]]
+    _assert_same_factors(runs[0], scripts[0])
+    _assert_same_stages(runs[1], scripts[1])
     assert len(_settings(scripts[1].read_text())["backbone"]["blocks"]) >= 2, (
         "last_n freezing needs the blocks")
     assert _settings(scripts[1].read_text())["backbone"]["preprocessing"] in (
@@ -110,6 +121,49 @@ def test_scripts_of_backbone_runs_reach_the_runs_test_metrics(tmp_path):
         assert metrics["test.accuracy"] > 0.7, metrics
 
 
+def _assert_same_factors(run, script):
+    """The script's factor rule gives each variable the engine's factor (same model)."""
+    import runpy
+    from types import SimpleNamespace
+
+    from ftstudio.engine.optimizers import learning_rate_factors
+
+    ns = runpy.run_path(str(script), run_name="reproduce")
+    base, _ = ns["load_backbone"]()
+    model = ns["build_model"](base, None)[0]
+    ours = {id(v): f for v, f in ns["lr_factors"](model, base)}
+    spec = ExperimentSpec.load(run.run_dir / "spec.json")
+    blocks = [(b, names) for b, names in ns["BACKBONE"]["blocks"]]
+    engine = {id(v): f for v, f in learning_rate_factors(
+        model, SimpleNamespace(model=base, blocks=blocks), spec.freeze)}
+    assert ours == engine
+    assert len(set(ours.values())) >= 3, ours  # decayed blocks and the named head layer
+    assert 0.5 in ours.values()
+
+
+def _assert_same_stages(run, script):
+    """Each stage of the script's gradual unfreezing trains what the engine's trains."""
+    import runpy
+    from types import SimpleNamespace
+
+    from ftstudio.engine.freezing import apply_freeze
+
+    ns = runpy.run_path(str(script), run_name="reproduce")
+    base, _ = ns["load_backbone"]()
+    model = ns["build_model"](base, None)[0]
+    spec = ExperimentSpec.load(run.run_dir / "spec.json")
+    backbone = SimpleNamespace(model=base, blocks=[tuple(b) for b in ns["BACKBONE"]["blocks"]])
+    counts = []
+    for _, _, _, head_only, top, window in ns["phases"](True):
+        assert window == spec.training.epochs  # one schedule over the stages
+        ns["freeze"](model, base, head_only, top)
+        ours = {id(v) for v in model.trainable_variables}
+        apply_freeze(model, backbone, spec.freeze, head_only=head_only, top_blocks=top)
+        assert ours == {id(v) for v in model.trainable_variables}
+        counts.append(len(ours))
+    assert counts == sorted(set(counts)), counts  # one more block per stage
+
+
 def _imports(source):
     return {alias.name for node in ast.walk(ast.parse(source))
             if isinstance(node, ast.Import | ast.ImportFrom)
@@ -122,9 +176,6 @@ def _settings(source):
 
 
 @pytest.mark.parametrize(("freeze", "augment", "key"), [
-    ({"layer_decay": 0.8}, {}, "freeze.layer_decay"),
-    ({"lr_multipliers": {"block1": 0.1}}, {}, "freeze.lr_multipliers"),
-    ({"gradual_unfreeze_epochs": 1}, {}, "freeze.gradual_unfreeze_epochs"),
     ({}, {"flip": "horizontal"}, "augment.flip"),
 ])
 def test_a_run_the_script_cannot_reproduce_is_refused_naming_the_key(tmp_path, freeze,

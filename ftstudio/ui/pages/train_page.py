@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.bridge import engine_calls, run_control
+from ftstudio.bridge import engine_calls
 from ftstudio.bridge.current_job import CurrentJobs
-from ftstudio.bridge.jobs import ErrorInfo, Job, JobRunner
+from ftstudio.bridge.jobs import JobRunner
 from ftstudio.bridge.run_control import PausableReporter
 from ftstudio.bridge.types import TrainOutcome
 from ftstudio.formatting import format_duration
@@ -39,22 +39,21 @@ from ftstudio.ui.pages.train_checks import (
     describe_recipe,
     recipe_subject,
     start_blocker,
-    untrained_question,
 )
 from ftstudio.ui.pages.train_parts import (
     TrainProgressCard,
     TrainSettingsForm,
     ask_extra_epochs,
     phase_epochs,
-    run_name,
 )
+from ftstudio.ui.pages.train_run_control import TrainRunControl
 from ftstudio.ui.pages.train_tools import TrainTools
+from ftstudio.ui.pages.train_warm_start import WarmStartLine
 from ftstudio.ui.project import Project
 from ftstudio.ui.widgets.common import PageHeader, page_layout
 from ftstudio.ui.widgets.device_line import DeviceLine
 from ftstudio.ui.widgets.pause_button import PauseButton
 from ftstudio.ui.widgets.train_charts import TrainCharts
-from ftstudio.ui.words import in_window_words
 
 __all__ = ["TrainPage"]
 
@@ -68,7 +67,7 @@ CHART_REFRESH_MS = 500
 painting that often costs CPU the training process needs (measured: benchmarks/ui_stall.py)."""
 
 
-class TrainPage(QWidget):
+class TrainPage(TrainRunControl):
     """Step 3: training.
 
     Signals:
@@ -86,11 +85,6 @@ class TrainPage(QWidget):
             replace it).
     """
 
-    errorRaised = Signal(object)
-    statusMessage = Signal(str)
-    runningChanged = Signal(bool)
-    runFinished = Signal(object)
-    runEnded = Signal()
     showEvaluation = Signal(str)
     startableChanged = Signal(bool)
 
@@ -123,19 +117,10 @@ class TrainPage(QWidget):
         self.progress_card = TrainProgressCard()
         self.progress_card.view_eval_btn.clicked.connect(self._on_view_evaluation)
         self.progress_card.extend_btn.clicked.connect(self._on_extend_clicked)
-        right_split = self._build_charts_and_log()
-        right = QWidget()
-        right_lay = QVBoxLayout(right)
-        right_lay.setContentsMargins(0, 0, 0, 0)
-        right_lay.setSpacing(10)
-        right_lay.addWidget(self.progress_card)
-        self.device_line = DeviceLine()  # which device trains (the run reports it)
-        right_lay.addWidget(self.device_line)
-        right_lay.addWidget(right_split, 1)
         body = QHBoxLayout()
         body.setSpacing(14)
         body.addWidget(self.form)
-        body.addWidget(right, 1)
+        body.addWidget(self._build_right_column(), 1)
         page_layout(self, self.header).addLayout(body, 1)
 
         self.advisor = RecipeAdvisor(project, self.form.offer, self._apply_recipe)
@@ -167,6 +152,22 @@ class TrainPage(QWidget):
         self.start_btn.clicked.connect(self.start)
         self.stop_btn.clicked.connect(self.stop)
 
+    def _build_right_column(self) -> QWidget:
+        """The progress card, the device and warm-start lines, the charts over the log."""
+        right_split = self._build_charts_and_log()
+        right = QWidget()
+        right_lay = QVBoxLayout(right)
+        right_lay.setContentsMargins(0, 0, 0, 0)
+        right_lay.setSpacing(10)
+        right_lay.addWidget(self.progress_card)
+        self.device_line = DeviceLine()  # which device trains (the run reports it)
+        right_lay.addWidget(self.device_line)
+        self.warm_start = WarmStartLine()  # "Starts from the weights of run …"
+        self.warm_start.cleared.connect(self._on_start_fresh)
+        right_lay.addWidget(self.warm_start)
+        right_lay.addWidget(right_split, 1)
+        return right
+
     def _build_charts_and_log(self) -> QSplitter:
         self.charts = TrainCharts(redraw_ms=CHART_REFRESH_MS)
         self.charts.setObjectName("trainCharts")
@@ -192,6 +193,12 @@ class TrainPage(QWidget):
     def refresh_from_spec(self) -> None:
         """Show the spec's training settings."""
         self.form.load(self.project.spec)
+        self.warm_start.show_for(self.project.spec)
+
+    @Slot()
+    def _on_start_fresh(self) -> None:
+        self.project.touch("training")
+        self.statusMessage.emit("The next run starts fresh from the backbone's weights")
 
     @Slot()
     def _on_project_loaded(self) -> None:
@@ -232,6 +239,8 @@ class TrainPage(QWidget):
         if section in ("data", "backbone", "freeze"):
             self.advisor.on_change()
             self.form.update_visibility(self.project.spec)
+        if section == "training":
+            self.warm_start.show_for(self.project.spec)
         self.update_start()
 
     def _follow_run_name(self) -> None:
@@ -262,81 +271,6 @@ class TrainPage(QWidget):
                             buttons.No) == buttons.Yes
 
     # ============================================================= training
-    @property
-    def running(self) -> bool:
-        """True while a training job runs."""
-        return self.jobs.is_running("train")
-
-    @Slot()
-    def start(self) -> None:
-        """Validate the spec and start training in a worker."""
-        if self.running:
-            return
-        reason = start_blocker(self.project)
-        if reason is not None:
-            self.errorRaised.emit(ErrorInfo("Cannot start training", reason, None, True))
-            return
-        untrained = self.project.untrained_backbone
-        if untrained and not self.confirm("Train without pretrained weights?",
-                                          untrained_question(untrained)):
-            self.statusMessage.emit("Not started: the backbone has no pretrained weights.")
-            return
-        spec = self.project.spec_copy()
-        self.reporter = self._make_reporter()
-        job = Job(engine_calls.train, spec, self.reporter, self.runs_root,
-                  title="Training failed")
-        self._launch(job, f"Training '{spec.name}' — {spec.modality} data, "
-                          f"{spec.training.epochs} epochs, batch {spec.training.batch_size}, "
-                          f"{spec.training.optimizer} lr {spec.training.learning_rate:g}")
-
-    def extend(self, run_dir: str, epochs: int) -> None:
-        """Train a finished run ``epochs`` more epochs from its last state, in its folder."""
-        if self.running:
-            return
-        self.reporter = self._make_reporter()
-        job = Job(run_control.extend, run_dir, epochs, self.reporter, title="Extending failed")
-        self._launch(job, f"Extending {run_name(run_dir)} by {epochs} epoch"
-                          f"{'s' if epochs != 1 else ''}")
-        self.charts.load_history(run_control.run_history(run_dir))  # the epochs so far
-
-    @Slot()
-    def _on_extend_clicked(self) -> None:
-        if self.outcome is not None:
-            self.ask_and_extend(self.outcome.run_dir)
-
-    def ask_and_extend(self, run_dir: str) -> None:
-        """Ask how many epochs to add to a finished run, then extend it."""
-        if self.running:
-            self.statusMessage.emit("A run is training: extend another one when it ends.")
-            return
-        epochs = self.ask_extra_epochs(self)
-        if epochs:
-            self.extend(run_dir, epochs)
-
-    def _launch(self, job: Job, first_line: str) -> None:
-        """Start a training job (a new run or an extension) with fresh progress widgets."""
-        assert self.reporter is not None
-        job.add_stop_hook(self.reporter.request_stop)
-        self.outcome = None
-        self._info = {}
-        self._t0 = time.monotonic()
-        self._stop_requested = False
-        self.warnings_seen = []
-        self.batches_received = 0
-        self._last_batch = None
-        self._progress_dirty = False
-        self._fitting = False
-        self._ui_timer.start()
-        self.charts.reset()
-        self.log.clear()
-        self.append_log(first_line)
-        self.progress_card.show_busy("Preparing…", "Preparing the data and the model…")
-        self._stage, self._stage_t0 = "Starting the training process…", time.monotonic()
-        self.jobs.start_job("train", job, on_result=self._on_finished, on_error=self._on_failed,
-                            on_finished=self._on_done)
-        self._set_running(True)
-        self.pause_btn.attach(self.reporter)
-
     def _make_reporter(self) -> PausableReporter:
         """A reporter for a new run, its throttled signals connected to this page's slots."""
         reporter = PausableReporter(parent=self)
@@ -349,34 +283,6 @@ class TrainPage(QWidget):
         reporter.trainEnded.connect(self._on_train_end)
         reporter.deviceReported.connect(self.device_line.show_reported)
         return reporter
-
-    @Slot()
-    def stop(self) -> None:
-        """Ask the run to stop after the current batch (best weights are kept)."""
-        if self.reporter is None or not self.running:
-            return
-        self._stop_requested = True
-        self.reporter.request_stop()
-        self.stop_btn.setEnabled(False)
-        self.progress_card.label.setText("Stopping after this batch; the best weights are "
-                                         "kept…")
-        self.append_log("Stop requested.")
-
-    @Slot(bool)
-    def _on_pause_changed(self, paused: bool) -> None:
-        text = ("Paused after the current batch: nothing is lost; press Resume to continue."
-                if paused else "Resuming…")
-        self.append_log("Pause requested." if paused else "Resume requested.")
-        self.progress_card.label.setText(text)
-        self.statusMessage.emit(text)
-
-    def _set_running(self, running: bool) -> None:
-        if not running:
-            self.pause_btn.detach()
-        self.stop_btn.setEnabled(running)
-        self.form.setEnabled(not running)
-        self.runningChanged.emit(running)
-        self.update_start()
 
     # ---- reporter slots (GUI thread; queued from the worker)
     @Slot(str)
@@ -493,36 +399,6 @@ class TrainPage(QWidget):
             self._set_stage("Head-only phase done; unfreezing the backbone for fine-tuning…")
         else:
             self._set_stage("Evaluating and saving the run…")
-
-    # ---- job slots
-    def _on_finished(self, outcome: TrainOutcome) -> None:
-        self._ui_timer.stop()
-        self._progress_dirty = False
-        self.outcome = outcome
-        how, headline = self.progress_card.show_outcome(outcome)
-        self.append_log(f"{how}: "
-                        f"{', '.join(f'{k} {v:.4g}' for k, v in outcome.metrics.items())}")
-        self.append_log(f"Run folder: {outcome.run_dir}")
-        self.statusMessage.emit(f"Training {how.lower()}: {headline}")
-        self.runFinished.emit(outcome)
-
-    def _on_failed(self, info: ErrorInfo) -> None:
-        self._ui_timer.stop()
-        self._progress_dirty = False
-        if info.cancelled:
-            self.progress_card.show_state("Stopped", 0, "Stopped before training started.")
-            self.append_log("Stopped before training started.")
-            return
-        self.progress_card.show_state(
-            "Failed", 0, f"Training failed: {in_window_words(info.message.splitlines()[0])}")
-        self.append_log(f"Training failed: {info.message}")
-        self.errorRaised.emit(info)
-
-    def _on_done(self) -> None:
-        self._ui_timer.stop()
-        self.charts.finish_live()
-        self._set_running(False)
-        self.runEnded.emit()
 
     @Slot()
     def _on_view_evaluation(self) -> None:

@@ -1,14 +1,18 @@
 """The Train page's recipe tools: "LR finder…", "Sweep…" and the memory-estimate line.
 
 :class:`TrainTools` puts the buttons in the page header's actions and the memory line under
-its subtitle. The memory line is refreshed (debounced)
-while the page is visible and the project can train: a job thread builds the model once per
-backbone, head and freezing (``bridge.recipe_calls.estimate_memory``) and says what the run
-needs against the free memory, in orange with a warning when it will not fit.
+its subtitle. The memory line is refreshed (debounced) while the page is visible and the
+project can train, and only when the spec fields it depends on changed
+(:func:`memory_fingerprint`): the job child process reads the data and builds the model
+(``bridge.recipe_calls.estimate_memory``), so the window's GUI thread never waits on it, and
+the line says what the run needs against the free memory, in orange with a warning when it
+will not fit.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Slot
@@ -19,15 +23,24 @@ from ftstudio.bridge.current_job import CurrentJobs
 from ftstudio.bridge.jobs import ErrorInfo
 from ftstudio.bridge.recipe_types import MemoryInfo
 from ftstudio.formatting import format_bytes, format_params
+from ftstudio.spec import ExperimentSpec
 from ftstudio.ui.pages.sweep_page import SweepView
 from ftstudio.ui.pages.train_checks import start_blocker
 from ftstudio.ui.widgets.common import debounce_timer
 from ftstudio.ui.widgets.lr_finder_dialog import LrFinderDialog
 
-__all__ = ["TrainTools"]
+__all__ = ["TrainTools", "memory_fingerprint"]
 
 MEMORY_DEBOUNCE_MS = 700
 """Wait this long after the last change before estimating again."""
+
+
+def memory_fingerprint(spec: ExperimentSpec) -> str:
+    """The spec fields the memory estimate depends on, as one comparable string."""
+    parts = [dataclasses.asdict(spec.data), dataclasses.asdict(spec.backbone),
+             dataclasses.asdict(spec.head), dataclasses.asdict(spec.freeze),
+             spec.training.batch_size, spec.training.optimizer]
+    return json.dumps(parts, sort_keys=True, default=str)
 
 
 class TrainTools(QObject):
@@ -40,6 +53,9 @@ class TrainTools(QObject):
         self.jobs = CurrentJobs(page.jobs.runner, self)
         self.dialog: LrFinderDialog | None = None
         self.memory: MemoryInfo | None = None
+        self.memory_estimates = 0  # estimates started (a test counts them)
+        self._fingerprint: str | None = None  # of the spec last estimated
+        self._shown_fingerprint: str | None = None  # of the spec the line shows
         self.memory_label = QLabel("")
         self.memory_label.setObjectName("memoryEstimate")
         self.memory_label.setVisible(False)
@@ -92,12 +108,24 @@ class TrainTools(QObject):
 
     @Slot()
     def refresh_memory(self) -> None:
-        """Estimate the run's memory now (when the project can train)."""
+        """Estimate the run's memory now (when the project can train and the spec changed)."""
         if start_blocker(self.project) is not None or self.page.running:
             self.memory_label.setVisible(False)
             return
+        fingerprint = memory_fingerprint(self.project.spec)
+        if fingerprint == self._fingerprint:
+            # the line (or the job still measuring) already fits this spec
+            self.memory_label.setVisible(self._shown_fingerprint == fingerprint)
+            return
+        self._fingerprint = fingerprint
+        self.memory_estimates += 1
+
+        def show(info: MemoryInfo) -> None:
+            self._shown_fingerprint = fingerprint
+            self.show_memory(info)
+
         self.jobs.start("memory", recipe_calls.estimate_memory, self.project.spec_copy(),
-                        on_result=self.show_memory, on_error=self._on_memory_failed,
+                        on_result=show, on_error=self._on_memory_failed,
                         title="Memory estimate failed")
 
     def show_memory(self, info: MemoryInfo) -> None:
@@ -117,6 +145,7 @@ class TrainTools(QObject):
         self.memory_label.setVisible(True)
 
     def _on_memory_failed(self, info: ErrorInfo) -> None:
+        self._fingerprint = None  # try again on the next change or show
         self.memory_label.setVisible(False)  # the Model page says what is wrong with the model
 
     @Slot()
