@@ -68,7 +68,8 @@ def ours(csv_path, epochs, tmp, grouped, baseline):
            "--set", f"data.path={csv_path}", "--set", f"training.epochs={epochs}",
            "--set", f"training.length_grouping={'true' if grouped else 'false'}",
            "--set", "training.batch_size=32", "--set", "training.learning_rate=5e-05",
-           "--set", "freeze.layer_decay=1.0", "--out", str(run)]
+           "--set", "freeze.layer_decay=1.0", "--set", "freeze.head_first_epochs=0",
+           "--out", str(run)]
     if not baseline:
         cmd += ["--set", "training.baseline=false"]
     wall, cpu, _ = timed(cmd)

@@ -76,6 +76,8 @@ def our_spec(kind, data, epochs, mixed):
     if kind == "text":
         spec = json.loads(TEXT_SPEC.read_text())
         spec["data"]["path"] = str(data)
+        spec["freeze"]["head_first_epochs"] = 0  # time the full fine-tune alone
+        spec["training"]["learning_rate"] = 1e-4
     else:
         spec = {"name": "images", "data": {"image_dir": str(data), "label_column": "label"},
                 "backbone": {"source": "applications", "name": "MobileNetV2",

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.pretrained
 
 SHORT_TEXT_RUN = ["--set", "training.epochs=1", "--set", "backbone.sequence_length=32",
                   "--set", "training.schedule=constant", "--set", "training.warmup_fraction=0",
-                  "--set", "training.learning_rate=0.0001"]
+                  "--set", "training.learning_rate=0.0001", "--set", "freeze.head_first_epochs=0"]
 
 
 def test_minilm_fine_tunes_the_text_example(tmp_path, capsys):

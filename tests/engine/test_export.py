@@ -304,7 +304,8 @@ def test_minilm_exports_to_savedmodel_and_keras_that_predict_raw_text(tmp_path):
 
     spec = ExperimentSpec.load(ROOT / "examples/text_classification.json", [
         "training.epochs=1", "backbone.sequence_length=32", "training.schedule=constant",
-        "training.warmup_fraction=0", "training.learning_rate=0.0001"])
+        "training.warmup_fraction=0", "training.learning_rate=0.0001",
+        "freeze.head_first_epochs=0"])
     train(spec, out_dir=tmp_path / "run")
     result = export_run(tmp_path / "run", ["keras", "savedmodel"], max_examples=40)
     assert result.ok, [r.error for r in result.results]

@@ -134,8 +134,15 @@ def test_start_waits_for_usable_data_and_settings_are_offered(qtbot, window, tab
     w.go_to("train")
     shot(w, "12_recipe_offer")
     t.form.offer.use_btn.click()
-    assert (tr.optimizer, tr.learning_rate) == ("adamw", 2e-4)
-    assert w.project.spec.freeze.layer_decay == 0.8
+    assert (tr.optimizer, tr.learning_rate) == ("adamw", 1e-2)
+    assert (w.project.spec.freeze.head_first_epochs, w.project.spec.freeze.unfreeze_lr_factor) \
+        == (2, 0.01)
+    assert t.form.lr_hint.isHidden()  # the encoder learns at 1e-4: no high-rate warning
+    w.project.spec.freeze.head_first_epochs = 0  # 1e-2 straight into the encoder: warned
+    t.form.update_visibility(w.project.spec)
+    assert "wreck" in t.form.lr_hint.text() and not t.form.lr_hint.isHidden()
+    w.project.spec.freeze.head_first_epochs = 2
+    t.form.update_visibility(w.project.spec)
     assert t.form.offer.isHidden()
     assert w.project.spec.name.startswith("reviews")
 

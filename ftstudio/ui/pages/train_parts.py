@@ -312,11 +312,14 @@ class TrainSettingsForm(QScrollArea):
     def _update_hint(self, spec: ExperimentSpec) -> None:
         lr = spec.training.learning_rate
         frozen = spec.freeze.mode == "all"
+        # with head-only epochs first, the backbone learns at the rate times the factor
+        backbone_lr = lr * spec.freeze.unfreeze_lr_factor if spec.freeze.head_first_epochs \
+            else lr
         hint = ""
         if (spec.backbone.source == "none" or frozen) and lr < 1e-4:
             hint = ("Only the head learns here: a learning rate around 1e-3 trains much faster "
                     "than this.")
-        elif spec.modality == "text" and not frozen and lr > 2e-4:
+        elif spec.modality == "text" and not frozen and backbone_lr > 2e-4:
             hint = ("Fine-tuning a transformer end to end usually needs a small learning rate "
                     "(2e-5 to 1e-4); this one may wreck the pretrained weights.")
         self.lr_hint.setText(hint)
