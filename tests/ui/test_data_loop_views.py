@@ -237,3 +237,44 @@ def test_why_this_prediction_in_try_it_and_the_drill_down(qtbot, window) -> None
     qtbot.waitUntil(lambda: "Grad-CAM" in page.examples.count.text(), timeout=60_000)
     assert not page.examples.picture.pixmap().isNull()
     shot(window, "14_saliency_image")
+
+
+def test_image_reviews_and_label_next_show_each_picture(qtbot, tmp_path) -> None:
+    """A user reviewing image labels sees each image, not only its file name."""
+    from PIL import Image
+
+    from ftstudio.bridge.data_loop_calls import (
+        LabelIssueRow,
+        LabelReviewResult,
+        NextExample,
+        NextResult,
+    )
+    from ftstudio.ui.widgets.label_next import LabelNextView
+    from ftstudio.ui.widgets.label_review import LabelReviewView
+    from ftstudio.ui.widgets.thumbnails import THUMB
+
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (400, 100), (200, 30, 30)).save(wide)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    issues = [LabelIssueRow(0, 1, str(wide), "cat", "dog", 0.1, -0.5, True),
+              LabelIssueRow(1, 2, str(broken), "dog", "cat", 0.2, -0.3, True)]
+    review = LabelReviewView()
+    qtbot.addWidget(review)
+    review.set_review(LabelReviewResult("image", str(tmp_path), "label", ["cat", "dog"],
+                                        [0.5, 0.5], "5-fold probe", "image", issues))
+    picture = review.table.item(0, 1).icon().pixmap(THUMB, THUMB)
+    assert (picture.width(), picture.height()) == (THUMB, THUMB // 4)  # scaled, aspect kept
+    assert review.table.item(0, 1).text() == f"{tmp_path.name}/wide.png"  # full path: tooltip
+    assert review.table.item(0, 1).toolTip() == str(wide)
+    assert review.table.item(1, 1).icon().isNull()  # unreadable: the name alone, no crash
+    assert review.table.rowHeight(0) >= THUMB
+
+    nxt = LabelNextView()
+    qtbot.addWidget(nxt)
+    nxt.set_result(NextResult(str(tmp_path), 2, ["cat", "dog"], "label", "uncertainty",
+                              [NextExample(0, 1, str(wide), "cat", 0.55, 0.9)]))
+    assert not nxt.table.item(0, 1).icon().isNull()
+    nxt.set_result(NextResult(str(tmp_path / "pool.csv"), 2, ["cat", "dog"], "label",
+                              "uncertainty", [NextExample(0, 2, "a text", "cat", 0.55, 0.9)]))
+    assert nxt.table.item(0, 1).icon().isNull()  # a CSV pool has no pictures

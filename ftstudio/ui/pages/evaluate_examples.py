@@ -24,7 +24,6 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QImageReader, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -43,31 +42,12 @@ from PySide6.QtWidgets import (
 from ftstudio.bridge.data_loop_calls import Explanation
 from ftstudio.bridge.evaluation_types import ExampleTable, OutputExamples
 from ftstudio.ui.widgets.saliency_view import overlay_pixmap, token_html
+from ftstudio.ui.widgets.thumbnails import THUMB, load_thumbnail
 
-__all__ = ["ExamplesModel", "ExamplesPanel", "load_thumbnail"]
+__all__ = ["ExamplesModel", "ExamplesPanel"]
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
-THUMB = 48
-_thumbs: dict[tuple[str, int], QPixmap] = {}
-
-
-def load_thumbnail(path: str, size: int = THUMB) -> QPixmap:
-    """A small picture of an image file (cached; an empty pixmap when it cannot be read)."""
-    key = (path, size)
-    hit = _thumbs.get(key)
-    if hit is not None:
-        return hit
-    reader = QImageReader(path)
-    reader.setAutoTransform(True)
-    full = reader.size()
-    if full.isValid() and full.width() > 0 and full.height() > 0:
-        reader.setScaledSize(full.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio))
-    pixmap = QPixmap.fromImage(reader.read())
-    if len(_thumbs) > 3000:
-        _thumbs.clear()
-    _thumbs[key] = pixmap
-    return pixmap
 
 
 def _number(value: float, digits: int = 4) -> str:

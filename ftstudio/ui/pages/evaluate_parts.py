@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.bridge.evaluation_types import TryItResult
-from ftstudio.ui.pages.evaluate_examples import load_thumbnail
 from ftstudio.ui.widgets.charts import TRAIN_COLOR, VAL_COLOR
+from ftstudio.ui.widgets.thumbnails import load_thumbnail
 from ftstudio.ui.widgets.train_charts import metric_names
 
 __all__ = ["BeforeAfterCard", "TryItPanel", "baseline_pair", "baseline_wording", "plot_history",

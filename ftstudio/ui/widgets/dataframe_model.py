@@ -12,8 +12,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QImageReader, QPixmap
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPixmap
+
+from ftstudio.ui.widgets.thumbnails import read_thumbnail
 
 __all__ = ["ROLE_COLORS", "DataFrameModel"]
 
@@ -124,14 +126,8 @@ class DataFrameModel(QAbstractTableModel):
         hit = self._thumbs.get(row)
         if hit is not None:
             return hit
-        reader = QImageReader(str(self._thumb_root / str(self._columns[self._thumb_column][row])))
-        reader.setAutoTransform(True)
-        size = reader.size()
-        if size.isValid() and size.width() > 0 and size.height() > 0:
-            reader.setScaledSize(size.scaled(QSize(self._thumb_size, self._thumb_size),
-                                             Qt.AspectRatioMode.KeepAspectRatio))
-        image = reader.read()
-        pixmap = QPixmap.fromImage(image) if not image.isNull() else QPixmap()
+        pixmap = read_thumbnail(str(self._thumb_root / str(self._columns[self._thumb_column][row])),
+                                self._thumb_size)
         if len(self._thumbs) >= _MAX_THUMBNAILS:
             self._thumbs.clear()
         self._thumbs[row] = pixmap

@@ -28,6 +28,7 @@ from ftstudio.ui.widgets.loop_parts import (
     muted_label,
     primary_button,
 )
+from ftstudio.ui.widgets.thumbnails import short_path, show_thumbnail
 
 __all__ = ["UNLABELLED", "LabelNextView"]
 
@@ -76,15 +77,18 @@ class LabelNextView(ActionView):
         bar.addWidget(self.pool_btn)
         bar.addWidget(self.count)
         bar.addStretch(1)
-        bar.addWidget(self.save_btn)
         saved = QHBoxLayout()  # the retrain offer sits by the "Saved …" line it follows
         saved.addWidget(self.status, 1)
         saved.addWidget(self.retrain_btn)
+        done = QHBoxLayout()  # saving comes after labelling, under the list
+        done.addStretch(1)
+        done.addWidget(self.save_btn)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 6, 0, 0)
         lay.addLayout(bar)
         lay.addLayout(saved)
         lay.addWidget(self.table, 1)
+        lay.addLayout(done)
 
     @Slot()
     def _choose_pool(self) -> None:
@@ -104,10 +108,15 @@ class LabelNextView(ActionView):
         table_file = result.pool.lower().endswith((".csv", ".tsv", ".txt"))
         self.table.setHorizontalHeaderLabels(
             ["Line" if table_file else "Image", *HEADERS[1:]])
+        self.table.setRowCount(0)
         self.table.setRowCount(len(result.examples))
         for r, e in enumerate(result.examples):
-            cells = [str(e.row), e.input, f"{e.guess} ({e.confidence:.0%})"]
+            cells = [str(e.row), e.input if table_file else short_path(e.input),
+                     f"{e.guess} ({e.confidence:.0%})"]
             fill_row(self.table, r, cells)
+            if not table_file:
+                self.table.item(r, 1).setToolTip(e.input)
+                show_thumbnail(self.table, r, 1, e.input)
             combo = QComboBox()
             combo.addItems([UNLABELLED, *result.classes])
             self.table.setCellWidget(r, 3, combo)

@@ -28,15 +28,19 @@ from ftstudio.ui.widgets.loop_parts import (
     muted_label,
     primary_button,
 )
+from ftstudio.ui.widgets.thumbnails import short_path, show_thumbnail
 
-__all__ = ["KEEP", "LabelReviewView", "MAX_SHOWN"]
+__all__ = ["DECISION", "KEEP", "LabelReviewView", "MAX_SHOWN"]
 
 KEEP = "Keep"
 DROP = "Drop"
 MAX_SHOWN = 500
 """At most this many rows are listed (the most likely errors)."""
 
-HEADERS = ["Row", "Example", "Given", "Suggested", "p(given)", "Verdict", "Decision"]
+HEADERS = ["Row", "Example", "Given", "Suggested", "Decision", "p(given)", "Verdict"]
+DECISION = HEADERS.index("Decision")
+"""The decision column: next to the labels it decides between, so it stays in view on a
+narrow window (the evidence columns after it may scroll)."""
 
 
 def decision_choices(issue: LabelIssueRow, classes: list[str]) -> list[str]:
@@ -76,12 +80,15 @@ class LabelReviewView(ActionView):
         for w in (self.find_btn, self.show_all):
             bar.addWidget(w)
         bar.addStretch(1)
-        bar.addWidget(self.save_btn)
+        done = QHBoxLayout()  # saving comes after deciding, under the list
+        done.addStretch(1)
+        done.addWidget(self.save_btn)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 6, 0, 0)
         lay.addLayout(bar)
         lay.addWidget(self.status)
         lay.addWidget(self.table, 1)
+        lay.addLayout(done)
 
     def set_review(self, review: LabelReviewResult) -> None:
         """Show a finished review (most likely errors first)."""
@@ -106,20 +113,25 @@ class LabelReviewView(ActionView):
         issues = review.issues if self.show_all.isChecked() else \
             [i for i in review.issues if i.flagged or i.margin < 0]
         self.shown = issues[:MAX_SHOWN]
+        self.table.setRowCount(0)  # rows that showed a picture before get their height back
         self.table.setRowCount(len(self.shown))
         for r, issue in enumerate(self.shown):
             verdict = "likely" if issue.flagged else "possible" if issue.margin < 0 else "—"
-            cells = [str(issue.row), issue.input, issue.given, issue.suggested,
-                     f"{issue.self_confidence:.2f}", verdict]
-            fill_row(self.table, r, cells, (0, 4))
+            image = review.modality == "image"
+            cells = [str(issue.row), short_path(issue.input) if image else issue.input,
+                     issue.given, issue.suggested, "", f"{issue.self_confidence:.2f}", verdict]
+            fill_row(self.table, r, cells, (0, 5))
+            if image:
+                self.table.item(r, 1).setToolTip(issue.input)
+                show_thumbnail(self.table, r, 1, issue.input)
             combo = QComboBox()
             combo.addItems(decision_choices(issue, review.classes))
-            self.table.setCellWidget(r, 6, combo)
+            self.table.setCellWidget(r, DECISION, combo)
         self.save_btn.setEnabled(bool(self.shown))
 
     def set_decision(self, row: int, choice: str) -> None:
         """Set the decision of the listed row (``Keep``, ``Drop`` or ``→ class``)."""
-        combo = self.table.cellWidget(row, 6)
+        combo = self.table.cellWidget(row, DECISION)
         if isinstance(combo, QComboBox):
             combo.setCurrentIndex(max(0, combo.findText(choice)))
 
@@ -128,7 +140,7 @@ class LabelReviewView(ActionView):
         relabel: dict[int, str] = {}
         drop: list[int] = []
         for r, issue in enumerate(self.shown):
-            combo = self.table.cellWidget(r, 6)
+            combo = self.table.cellWidget(r, DECISION)
             choice = combo.currentText() if isinstance(combo, QComboBox) else KEEP
             if choice == DROP:
                 drop.append(issue.row)
