@@ -115,7 +115,6 @@ class LabelNextView(ActionView):
                      f"{e.guess} ({e.confidence:.0%})"]
             fill_row(self.table, r, cells)
             if not table_file:
-                self.table.item(r, 1).setToolTip(e.input)
                 show_thumbnail(self.table, r, 1, e.input)
             combo = QComboBox()
             combo.addItems([UNLABELLED, *result.classes])

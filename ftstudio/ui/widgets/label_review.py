@@ -122,7 +122,6 @@ class LabelReviewView(ActionView):
                      issue.given, issue.suggested, "", f"{issue.self_confidence:.2f}", verdict]
             fill_row(self.table, r, cells, (0, 5))
             if image:
-                self.table.item(r, 1).setToolTip(issue.input)
                 show_thumbnail(self.table, r, 1, issue.input)
             combo = QComboBox()
             combo.addItems(decision_choices(issue, review.classes))

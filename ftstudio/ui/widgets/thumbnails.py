@@ -60,18 +60,19 @@ def short_path(path: str) -> str:
 
 
 def show_thumbnail(table: QTableWidget, row: int, column: int, path: str) -> None:
-    """Put the thumbnail of ``path`` in a table cell (the cell keeps its text and tooltip).
+    """Put the thumbnail of ``path`` in a table cell (the cell keeps its text).
 
-    The table's icon size and the row's height grow to the thumbnail size, so the picture is
-    shown whole; an unreadable file leaves the cell as it is.
+    The cell's tooltip becomes the full path. The table's icon size and the row's height grow
+    to the thumbnail size, so the picture is shown whole; an unreadable file gets no picture.
     """
-    pixmap = load_thumbnail(path)
-    if pixmap.isNull():
-        return
     item = table.item(row, column)
     if item is None:
         item = QTableWidgetItem("")
         table.setItem(row, column, item)
+    item.setToolTip(path)
+    pixmap = load_thumbnail(path)
+    if pixmap.isNull():
+        return
     item.setIcon(QIcon(pixmap))
     table.setIconSize(QSize(THUMB, THUMB))
     table.setRowHeight(row, max(table.rowHeight(row), THUMB + 6))
