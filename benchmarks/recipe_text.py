@@ -13,7 +13,9 @@ Recipes (MiniLM, 64 tokens, masked-mean pooling, full fine-tune, 2 epochs, seed 
 * ``recommended``: what ``engine.recipes.recommended_training`` gives this spec.
 * ``example``: the training section of ``examples/text_classification.json``.
 * ``custom``: ``recommended`` with the sections of a JSON object (the optional fourth
-  argument, e.g. ``'{"freeze": {"head_first_epochs": 1}}'``) laid over it.
+  argument, e.g. ``'{"freeze": {"head_first_epochs": 1}}'``) laid over it. The same argument
+  also lays over the other recipes (e.g. ``'{"training": {"seed": 1}}'``: another seed, which
+  also draws another split of the same rows).
 
 Epochs: every recipe fine-tunes the backbone for :data:`FINE_TUNE_EPOCHS` epochs. A recipe
 that first trains the head alone (``freeze.head_first_epochs``, on cached backbone features:
@@ -63,7 +65,8 @@ def recipe_spec(data: Path, recipe: str,
     Args:
         data: the labelled CSV of :func:`write_csv`.
         recipe: ``plain``, ``recommended``, ``example`` or ``custom``.
-        overrides: for ``custom``, spec sections laid over the recommended recipe.
+        overrides: spec sections laid over the recipe (for ``custom``, over the
+            recommended one).
     """
     from ftstudio.engine.recipes import recommended_training
     from ftstudio.spec import ExperimentSpec, FreezeSpec
@@ -93,9 +96,8 @@ def recipe_spec(data: Path, recipe: str,
                 continue
             section = "freeze" if key in freeze_keys else "training"
             spec[section][key] = value
-        if recipe == "custom":
-            for section, values in (overrides or {}).items():
-                spec[section].update(values)
+    for section, values in (overrides or {}).items():
+        spec[section].update(values)
     spec["training"]["epochs"] = FINE_TUNE_EPOCHS + spec["freeze"].get("head_first_epochs", 0)
     return spec
 
