@@ -269,6 +269,11 @@ def test_image_reviews_and_label_next_show_each_picture(qtbot, tmp_path) -> None
     assert review.table.item(0, 1).toolTip() == str(wide)
     assert review.table.item(1, 1).icon().isNull()  # unreadable: the name alone, no crash
     assert review.table.rowHeight(0) >= THUMB
+    assert review.table.item(0, 5).text() == "likely · p 0.10"  # verdict and p(given), one cell
+    assert review.table.item(0, 3).text() == "cat" and review.table.item(0, 4).text() == "dog"
+    assert "out-of-fold" in review.table.horizontalHeaderItem(5).toolTip()
+    review.set_decision(1, "Drop")
+    assert review.decisions() == ({}, [2])
 
     nxt = LabelNextView()
     qtbot.addWidget(nxt)

@@ -37,10 +37,20 @@ DROP = "Drop"
 MAX_SHOWN = 500
 """At most this many rows are listed (the most likely errors)."""
 
-HEADERS = ["Row", "Example", "Given", "Suggested", "Decision", "p(given)", "Verdict"]
+HEADERS = ["Row", "Example", "Decision", "Given", "Suggested", "Evidence"]
 DECISION = HEADERS.index("Decision")
-"""The decision column: next to the labels it decides between, so it stays in view on a
-narrow window (the evidence columns after it may scroll)."""
+"""The decision column: right by the example, so it stays in view on a narrow window (its
+choices name the suggested class; the columns after it may scroll)."""
+EVIDENCE_TIP = ("How sure the probes are of the given label: its out-of-fold probability. "
+                "'likely' = below that class's threshold (confident learning); 'possible' = "
+                "the probe prefers another class.")
+
+
+def evidence(issue: LabelIssueRow) -> str:
+    """The verdict and the probability of the given label, in one short cell."""
+    verdict = "likely" if issue.flagged else "possible" if issue.margin < 0 else ""
+    return f"{verdict} · p {issue.self_confidence:.2f}" if verdict else \
+        f"p {issue.self_confidence:.2f}"
 
 
 def decision_choices(issue: LabelIssueRow, classes: list[str]) -> list[str]:
@@ -103,6 +113,9 @@ class LabelReviewView(ActionView):
                             f"corrected copy; your file stays as it is.")
         self.table.setHorizontalHeaderLabels(
             ["Image" if review.modality == "image" else "Line", *HEADERS[1:]])
+        header = self.table.horizontalHeaderItem(HEADERS.index("Evidence"))
+        if header is not None:
+            header.setToolTip(EVIDENCE_TIP)
         self._fill()
 
     @Slot()
@@ -116,11 +129,10 @@ class LabelReviewView(ActionView):
         self.table.setRowCount(0)  # rows that showed a picture before get their height back
         self.table.setRowCount(len(self.shown))
         for r, issue in enumerate(self.shown):
-            verdict = "likely" if issue.flagged else "possible" if issue.margin < 0 else "—"
             image = review.modality == "image"
             cells = [str(issue.row), short_path(issue.input) if image else issue.input,
-                     issue.given, issue.suggested, "", f"{issue.self_confidence:.2f}", verdict]
-            fill_row(self.table, r, cells, (0, 5))
+                     "", issue.given, issue.suggested, evidence(issue)]
+            fill_row(self.table, r, cells)
             if image:
                 show_thumbnail(self.table, r, 1, issue.input)
             combo = QComboBox()
