@@ -54,8 +54,9 @@ EXCLUDED_MODULES = (
     # network-only extras: preset downloads from the Hugging Face hub (the bundle imports
     # local folders; keras-hub works without them) and TensorFlow's gRPC debugger
     "huggingface_hub", "hf_xet", "kagglesdk", "yaml", "grpc",
-    # pandas' SQL reader only
-    "sqlite3",
+    # Optuna's database storage (sweeps keep their study in memory; ~10 MB with its C parts).
+    # sqlite3 itself stays: optuna.storages imports it whenever optuna is imported
+    "sqlalchemy", "alembic", "mako",
 )
 
 TESTED_PACKAGES = {"keras": True, "keras_hub": True, "tensorflow": False,

@@ -133,3 +133,41 @@ def _version() -> str:
     from ftstudio import __version__
 
     return __version__
+
+
+def _write_flowers(folder: Path) -> Path:
+    """A tiny three-class numeric CSV and its spec (no backbone, 2 epochs)."""
+    import json
+
+    rows = ["a,b,species"]
+    for i in range(90):
+        c = i % 3
+        rows.append(f"{c + (i % 7) / 10:.2f},{2 * c - (i % 5) / 10:.2f},{'xyz'[c]}")
+    data = folder / "flowers.csv"
+    data.write_text("\n".join(rows) + "\n")
+    spec = folder / "spec.json"
+    spec.write_text(json.dumps({
+        "name": "flowers", "data": {"path": str(data), "feature_columns": ["a", "b"],
+                                    "label_column": "species"},
+        "backbone": {"source": "none"},
+        "training": {"epochs": 2, "batch_size": 16, "optimizer": "adam",
+                     "learning_rate": 0.01, "baseline": False}}))
+    return spec
+
+
+def test_the_bundle_runs_the_data_loop_and_a_sweep(bundle: Path, tmp_path: Path) -> None:
+    """The commands whose libraries arrived after the first bundle: Optuna's sweeps and
+    scikit-learn's cross-validated label review, frozen and offline."""
+    home = tmp_path / "home"
+    home.mkdir()
+    spec = _write_flowers(tmp_path)
+    app = str(bundle / "ftstudio")
+    done = run_clean([app, "sweep", str(spec), "--trials", "2", "--out",
+                      str(tmp_path / "sweep")], home, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert len(list((tmp_path / "sweep").glob("trial*"))) == 2, done.stdout
+    done = run_clean([app, "labels", str(spec), "--top", "5", "--json"], home, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    done = run_clean([app, "check", str(spec)], home, cwd=tmp_path)
+    assert done.returncode in (0, 3), done.stdout[-2000:] + done.stderr[-3000:]
+    assert "examples" in done.stdout
