@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import atexit
 import builtins
-import importlib
 import multiprocessing
 import os
 import socket
@@ -35,28 +34,16 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from ftstudio import config, errors
+from ftstudio.bridge.child_side import CHILD_CALLS, child_main, resolve_call
 
-__all__ = ["CHILD_CALLS", "STOP_GRACE_SECONDS", "is_warm", "prewarm", "rebuild_error", "run_call",
-           "run_in_child", "shutdown"]
-
-CHILD_CALLS: dict[str, str] = {
-    "train": "ftstudio.bridge.long_calls:run_training",
-    "pretrain": "ftstudio.bridge.long_calls:run_pretraining",
-    "export": "ftstudio.bridge.long_calls:run_export",
-    "extend": "ftstudio.bridge.run_control:run_extension",
-    "lr_find": "ftstudio.bridge.recipe_calls:run_lr_find",
-    "sweep": "ftstudio.bridge.recipe_calls:run_sweep",
-    "memory_estimate": "ftstudio.bridge.recipe_calls:run_estimate_memory",
-}
-"""The calls a child may run: name -> ``module:function``. Each function takes its arguments
-and a ``reporter`` keyword and returns a picklable result (a dataclass of bridge.types)."""
+__all__ = ["CHILD_CALLS", "STOP_GRACE_SECONDS", "prewarm", "rebuild_error", "resolve_call",
+           "run_call", "run_in_child", "shutdown"]
 
 STOP_GRACE_SECONDS: dict[str, float] = {"export": 5.0}
 """Calls whose child is ended when it has not stopped this many seconds after a stop request.
@@ -64,160 +51,11 @@ An export asks whether to stop only between files, and one conversion can take a
 writes into a staging folder that its caller removes (``bridge.export_calls``). Training and
 pretraining stop after the current batch, keeping what they learned, and are never ended."""
 
-_WARM_MODULES = ("ftstudio.engine.training", "ftstudio.engine.autoencoder",
-                 "ftstudio.engine.backbones", "ftstudio.engine.heads",
-                 "ftstudio.engine.freezing", "ftstudio.engine.data", "ftstudio.engine.export")
-"""Imported by a waiting child, so that a prewarmed child starts its job at once."""
-
 _RELAYED = frozenset({"status", "warning", "progress", "train_begin", "epoch_end", "train_end",
                       "preview"})
 """Reporter methods a child may call on the parent's reporter (``preview`` is optional)."""
 
-_FLUSH_SECONDS = 0.05
 _POLL_SECONDS = 0.05
-
-
-def resolve_call(name: str) -> Callable[..., Any]:
-    """Return the function of the allow-listed call ``name``.
-
-    Raises:
-        ValueError: ``name`` is not in :data:`CHILD_CALLS`.
-    """
-    try:
-        target = CHILD_CALLS[name]
-    except KeyError:
-        raise ValueError(f"{name!r} is not a call a job child may run") from None
-    module, _, function = target.partition(":")
-    fn: Callable[..., Any] = getattr(importlib.import_module(module), function)
-    return fn
-
-
-# ============================================================== the child side
-class _PipeReporter:
-    """The Reporter the engine sees in the child: forwards calls through the pipe.
-
-    Batch results are sent in chunks (at most every 50 ms); everything else at once.
-    ``should_stop`` reads a pending "stop" message without blocking.
-    """
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._stop = False
-        self._pause = False
-        self._batches: list[tuple[int, dict[str, float]]] = []
-        self._last_flush = time.monotonic()
-
-    def _send(self, name: str, *args: Any) -> None:
-        self.flush()
-        self.conn.send(("call", name, args))
-
-    def flush(self) -> None:
-        """Send the batches buffered so far."""
-        if self._batches:
-            chunk, self._batches = self._batches, []
-            self.conn.send(("batches", chunk))
-        self._last_flush = time.monotonic()
-
-    def status(self, text: str) -> None:  # noqa: D102
-        self._send("status", text)
-
-    def warning(self, text: str) -> None:  # noqa: D102
-        self._send("warning", text)
-
-    def progress(self, done: float, total: float | None) -> None:  # noqa: D102
-        self._send("progress", done, total)
-
-    def train_begin(self, info: dict[str, Any]) -> None:  # noqa: D102
-        self._send("train_begin", dict(info))
-
-    def batch_end(self, step: int, logs: dict[str, float]) -> None:  # noqa: D102
-        self._batches.append((int(step), dict(logs)))
-        if time.monotonic() - self._last_flush >= _FLUSH_SECONDS:
-            self.flush()
-
-    def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:  # noqa: D102
-        self._send("epoch_end", epoch, dict(logs))
-
-    def train_end(self, logs: dict[str, Any]) -> None:  # noqa: D102
-        self._send("train_end", dict(logs))
-
-    def preview(self, path: str) -> None:
-        """A preview image (pretraining's reconstructions) was written to ``path``."""
-        self._send("preview", str(path))
-
-    def request_stop(self) -> None:  # noqa: D102
-        self._stop = True
-
-    def should_stop(self) -> bool:  # noqa: D102
-        self._read_requests()
-        return self._stop
-
-    def should_pause(self) -> bool:
-        """True while the parent asks to hold training (its ``pause_requested()``)."""
-        self._read_requests()
-        return self._pause and not self._stop
-
-    def _read_requests(self) -> None:
-        """Take the parent's pending "stop", "pause" and "resume" messages."""
-        while not self._stop and self.conn.poll():
-            message = self.conn.recv()
-            if message == ("stop",):
-                self._stop = True
-            elif message in (("pause",), ("resume",)):
-                self._pause = message == ("pause",)
-
-
-def _child_main(conn: Connection) -> None:
-    """The child process: import the engine, wait for one call, run it, report, exit."""
-    config.quiet_tensorflow_logs()
-    nice = config.job_child_nice()
-    if nice > 0 and hasattr(os, "nice"):
-        try:
-            os.nice(nice)
-        except OSError:  # pragma: no cover - not allowed: run at normal priority
-            pass
-    try:
-        from ftstudio.engine.runtime import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
-        for module in _WARM_MODULES:
-            importlib.import_module(module)
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent
-        _send_error(conn, exc)
-        return
-    conn.send(("ready",))
-    try:
-        message = conn.recv()
-    except (EOFError, OSError):
-        return
-    if not message or message[0] != "run":
-        return
-    _, name, args, kwargs = message
-    reporter = _PipeReporter(conn)
-    try:
-        result = resolve_call(name)(*args, reporter=reporter, **kwargs)
-        reporter.flush()
-        conn.send(("result", result))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent
-        _send_error(conn, exc)
-    finally:
-        conn.close()
-
-
-def _send_error(conn: Connection, exc: BaseException) -> None:
-    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    classes = [cls.__name__ for cls in type(exc).__mro__]
-    plain = all(isinstance(a, str | int | float | bool | None) for a in exc.args)
-    args = tuple(exc.args) if plain else (str(exc),)
-    try:
-        conn.send(("error", classes, str(exc), detail, args))
-    except (OSError, ValueError):  # pragma: no cover - the parent is gone
-        pass
-
-
-def child_entry(fd: int) -> None:
-    """Entry point of a child started with a socket on file descriptor ``fd``."""
-    _child_main(Connection(fd))
 
 
 # ============================================================= the parent side
@@ -272,7 +110,7 @@ class _Child:
         self.process: Any = None
         if os.name == "posix" and not getattr(sys, "frozen", False):
             parent_sock, child_sock = socket.socketpair()
-            code = ("import sys; from ftstudio.bridge.child_process import child_entry; "
+            code = ("import sys; from ftstudio.bridge.child_side import child_entry; "
                     "child_entry(int(sys.argv[1]))")
             env = dict(os.environ)
             root = str(Path(__file__).resolve().parents[2])
@@ -285,7 +123,7 @@ class _Child:
         else:  # pragma: no cover - exercised on Windows / in the frozen app
             ctx = multiprocessing.get_context("spawn")
             self.conn, child_conn = ctx.Pipe(duplex=True)
-            self.process = ctx.Process(target=_child_main, args=(child_conn,),
+            self.process = ctx.Process(target=child_main, args=(child_conn,),
                                        name="ftstudio-job", daemon=False)
             self.process.start()
             child_conn.close()
@@ -348,12 +186,6 @@ def prewarm() -> None:
             _warm = _Child()
 
 
-def is_warm() -> bool:
-    """Whether a started child waits for the next job."""
-    with _lock:
-        return _warm is not None and _warm.alive()
-
-
 def shutdown() -> None:
     """End the idle child, if any (on quit and in test teardown).
 
@@ -370,16 +202,18 @@ def shutdown() -> None:
 atexit.register(shutdown)  # before multiprocessing joins its children at exit
 
 
-def _take_child() -> _Child:
+def _take_child() -> tuple[_Child, bool]:
+    """A child for a job, and whether it is the warm one (which is then no longer warm)."""
     global _warm
     with _lock:
         child, _warm = _warm, None
     if child is None or not child.alive():
-        child = _Child()
-    return child
+        return _Child(), False
+    return child, True
 
 
-def run_call(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
+def run_call(name: str, *args: Any, reporter: Any, keep_warm: bool = False,
+             **kwargs: Any) -> Any:
     """Run the allow-listed call ``name`` for a job: in a child process, or in this thread.
 
     The child is the default; ``FTSTUDIO_TRAIN_IN_THREAD=1`` runs the call in the calling
@@ -389,6 +223,7 @@ def run_call(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
         name: a key of :data:`CHILD_CALLS`.
         *args: its picklable arguments.
         reporter: receives the call's reports; ``reporter.request_stop()`` stops it.
+        keep_warm: see :func:`run_in_child`.
         **kwargs: its picklable keyword arguments.
 
     Returns:
@@ -396,14 +231,17 @@ def run_call(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
     """
     if config.jobs_in_thread():
         return resolve_call(name)(*args, reporter=reporter, **kwargs)
-    return run_in_child(name, *args, reporter=reporter, **kwargs)
+    return run_in_child(name, *args, reporter=reporter, keep_warm=keep_warm, **kwargs)
 
 
-def run_in_child(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
+def run_in_child(name: str, *args: Any, reporter: Any, keep_warm: bool = False,
+                 **kwargs: Any) -> Any:
     """Run the allow-listed call ``name`` in a child process; relay its reports to ``reporter``.
 
     Blocks until the call ends (call it from a worker thread). ``reporter.request_stop()``
     stops the child after its current batch (or ends it, see :data:`STOP_GRACE_SECONDS`).
+    A short call (``keep_warm``) that took the warm child starts another when it ends, so
+    the next training still starts at once.
 
     Raises:
         FtStudioError: the call's user errors, rebuilt with their class and message.
@@ -411,7 +249,7 @@ def run_in_child(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
         RuntimeError: the child died without a result, or a bug in the child.
     """
     resolve_call(name)  # refuse an unknown call before starting anything
-    child = _take_child()
+    child, was_warm = _take_child()
     if not child.conn.poll(0):
         reporter.status("Starting the background process (loading TensorFlow)…")
     try:
@@ -421,6 +259,8 @@ def run_in_child(name: str, *args: Any, reporter: Any, **kwargs: Any) -> Any:
             child.terminate()
     finally:
         child.close(timeout=30.0)
+        if keep_warm and was_warm:
+            prewarm()
     kind, *payload = outcome
     if kind == "result":
         return payload[0]

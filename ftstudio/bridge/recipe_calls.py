@@ -75,30 +75,16 @@ def run_sweep(spec_json: str, trials: int, space_json: str | None = None,
                         [str(p) for p in result.plots], time.perf_counter() - t0)
 
 
-class _SilentReporter:
-    """A reporter for a call nobody watches (the memory estimate): it never stops."""
-
-    def should_stop(self) -> bool:
-        """Never: an estimate is short."""
-        return False
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None  # status, warning, flush…: nothing to show
-
-
 def estimate_memory(spec: ExperimentSpec) -> MemoryInfo:
     """The memory the spec's run needs against the free memory, measured in the job child.
 
-    Call it from a job thread: it blocks on the child's pipe (no GIL held). When a warm child
-    waited for the next job, this one takes it, so another is started for that job.
+    Call it from a job thread: it blocks on the child's pipe (no GIL held). Nobody watches
+    its reports, and it leaves a warm child warm for the next training.
     """
-    was_warm = child_process.is_warm()
-    try:
-        return child_process.run_call(  # type: ignore[no-any-return]
-            "memory_estimate", spec.to_json(), reporter=_SilentReporter())
-    finally:
-        if was_warm:
-            child_process.prewarm()
+    from ftstudio.engine.reporting import BaseReporter
+
+    return child_process.run_call(  # type: ignore[no-any-return]
+        "memory_estimate", spec.to_json(), reporter=BaseReporter(), keep_warm=True)
 
 
 def run_estimate_memory(spec_json: str, *, reporter: Any) -> MemoryInfo:

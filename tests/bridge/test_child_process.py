@@ -104,3 +104,32 @@ def test_an_unknown_class_is_a_bug_naming_it() -> None:
                                            "BaseException", "object"], "OOM", "tb")
     assert not isinstance(rebuilt, errors.FtStudioError)
     assert "ResourceExhaustedError" in str(rebuilt) and "OOM" in str(rebuilt)
+
+
+class _FakeChild:
+    """Stands for a started child: answers one job with ``("result", 7)``."""
+
+    conn = type("Conn", (), {"poll": staticmethod(lambda timeout: True)})()
+    exitcode = 0
+
+    def alive(self) -> bool:
+        return True
+
+    def terminate(self) -> None:
+        pass
+
+    def close(self, timeout: float) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("keep_warm", "was_warm", "prewarmed"), [
+    (True, True, 1), (True, False, 0), (False, True, 0)])
+def test_a_short_call_leaves_a_warm_child_warm(monkeypatch, keep_warm, was_warm,
+                                               prewarmed) -> None:  # noqa: ANN001
+    started: list[str] = []
+    monkeypatch.setattr(child_process, "_take_child", lambda: (_FakeChild(), was_warm))
+    monkeypatch.setattr(child_process, "_relay", lambda *a, **k: ("result", 7))
+    monkeypatch.setattr(child_process, "prewarm", lambda: started.append("child"))
+    result = child_process.run_in_child("memory_estimate", "{}", reporter=RecordingReporter(),
+                                        keep_warm=keep_warm)
+    assert result == 7 and len(started) == prewarmed

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ftstudio.bridge.child_process import _PipeReporter, _relay_pause
+from ftstudio.bridge.child_process import _relay_pause
+from ftstudio.bridge.child_side import _PipeReporter
 from ftstudio.bridge.run_control import PausableReporter
 from ftstudio.engine.reporting import RecordingReporter
 from ftstudio.spec import ExperimentSpec

@@ -18,13 +18,13 @@ def test_showing_the_train_page_twice_estimates_once_through_the_child(
     calls: list[tuple[str, Any]] = []
     in_process: list[str] = []
 
-    def fake_run_call(name: str, *args: Any, reporter: Any, **kwargs: Any) -> MemoryInfo:
+    def fake_run_call(name: str, *args: Any, reporter: Any, keep_warm: bool = False,
+                      **kwargs: Any) -> MemoryInfo:
         calls.append((name, args))
-        assert not reporter.should_stop()
+        assert not reporter.should_stop() and keep_warm
         return MemoryInfo("1,000 parameters", None, 3_000_000, 8_000_000_000, 1000, 900)
 
     monkeypatch.setattr(child_process, "run_call", fake_run_call)
-    monkeypatch.setattr(child_process, "is_warm", lambda: False)
     monkeypatch.setattr(recipe_calls, "run_estimate_memory",
                         lambda *a, **k: in_process.append("called"))
     w = window
