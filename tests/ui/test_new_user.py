@@ -131,6 +131,8 @@ def test_start_waits_for_usable_data_and_settings_are_offered(qtbot, window, tab
     assert (tr.optimizer, tr.learning_rate, tr.epochs) == ("adam", 1e-3, 11)
     assert t.form.offer.is_offering()
     assert "text data" in t.form.offer.text.text()
+    assert "head alone for the first 2 epochs, then the backbone at learning rate 0.0001 " \
+        "(×0.01)" in t.form.offer.text.text()
     w.go_to("train")
     shot(w, "12_recipe_offer")
     t.form.offer.use_btn.click()

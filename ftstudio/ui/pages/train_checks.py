@@ -29,7 +29,8 @@ RecipeKey = tuple[str, str, str, str, bool]
 _WORDS = {"optimizer": "{}", "learning_rate": "learning rate {:g}", "epochs": "{} epochs",
           "batch_size": "batch {}", "schedule": "{} schedule",
           "warmup_fraction": "{:.0%} warm-up", "early_stopping_patience": "early stop after {}",
-          "head_first_epochs": "{} head-only epochs", "unfreeze_lr_factor": "then LR ×{:g}"}
+          "head_first_epochs": "the head alone for the first {} epochs",
+          "unfreeze_lr_factor": "then the backbone at learning rate {:g} (×{:g})"}
 """How each recommended setting reads in the offer (zero / off settings are left out)."""
 
 
@@ -87,7 +88,12 @@ def describe_recipe(recipe: dict[str, Any]) -> str:
         value = recipe.get(key)
         if value in (None, 0, 0.0) or (key == "schedule" and value == "constant"):
             continue
-        parts.append(template.format(value))
+        if key == "unfreeze_lr_factor":  # the rate the backbone learns at, after the head
+            if not recipe.get("head_first_epochs"):
+                continue
+            parts.append(template.format(recipe["learning_rate"] * value, value))
+        else:
+            parts.append(template.format(value))
     return ", ".join(parts)
 
 
