@@ -15,7 +15,8 @@ Recipes (MiniLM, 64 tokens, masked-mean pooling, full fine-tune, 2 epochs, seed 
 * ``custom``: ``recommended`` with the sections of a JSON object (the optional fourth
   argument, e.g. ``'{"freeze": {"head_first_epochs": 1}}'``) laid over it. The same argument
   also lays over the other recipes (e.g. ``'{"training": {"seed": 1}}'``: another seed, which
-  also draws another split of the same rows).
+  also draws another split of the same rows). A top-level ``"fine_tune_epochs": N`` in it
+  changes the number of fine-tune epochs (to see where longer training would get).
 
 Epochs: every recipe fine-tunes the backbone for :data:`FINE_TUNE_EPOCHS` epochs. A recipe
 that first trains the head alone (``freeze.head_first_epochs``, on cached backbone features:
@@ -96,9 +97,11 @@ def recipe_spec(data: Path, recipe: str,
                 continue
             section = "freeze" if key in freeze_keys else "training"
             spec[section][key] = value
-    for section, values in (overrides or {}).items():
+    overrides = dict(overrides or {})
+    fine_tune_epochs = overrides.pop("fine_tune_epochs", FINE_TUNE_EPOCHS)
+    for section, values in overrides.items():
         spec[section].update(values)
-    spec["training"]["epochs"] = FINE_TUNE_EPOCHS + spec["freeze"].get("head_first_epochs", 0)
+    spec["training"]["epochs"] = fine_tune_epochs + spec["freeze"].get("head_first_epochs", 0)
     return spec
 
 
