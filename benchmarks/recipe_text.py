@@ -6,6 +6,8 @@ ship, rated by people from -4 to +4, in the vaderSentiment source package
 ``pip download --no-deps --no-binary :all: vaderSentiment``). A snippet whose mean rating is
 above 0 is ``positive``, below 0 ``negative`` (ties left out); 3,200 of them, shuffled with a
 fixed seed, split 2,000 train / 200 validation / 1,000 test (the same for every recipe).
+The same package's Amazon review snippets (``amazonReviewSnippets_GroundTruth.txt``) and
+tweets (``tweets_GroundTruth.txt``) are read the same way: other real sentiment text.
 
 Recipes (MiniLM, 64 tokens, masked-mean pooling, full fine-tune, 2 epochs, seed 42):
 
